@@ -14,7 +14,7 @@ from .errors import InvalidInput
 # %% auto #0
 __all__ = ['Settings', 'load_settings', 'get_settings', 'set_settings']
 
-# %% ../../nbs/00_core/00_settings.ipynb #a78d7ccb
+# %% ../../nbs/00_core/00_settings.ipynb #9c6dfcb8
 @dataclass(frozen=True)
 class Settings:
     "Agent Factory settings; every field can be overridden by `AGENTFACTORY_<NAME>`."
@@ -28,11 +28,19 @@ class Settings:
     gate_max_rounds: int = 2                 # training rounds tried before the pipeline gives up
     device: str = "auto"                     # auto | cpu | cuda
     tenant: str = "default"
+    base_cache: str = ""                     # imported/built base models; empty = <artifact_root>/models/base
 
     @property
     def artifacts(self) -> Path:
         "The artifact root as an absolute path (created on demand)."
         p = Path(self.artifact_root).expanduser().resolve()
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def base_models(self) -> Path:
+        "Where imported and built base models are cached (shared across pipeline runs)."
+        p = Path(self.base_cache).expanduser().resolve() if self.base_cache else self.artifacts/"models"/"base"
         p.mkdir(parents=True, exist_ok=True)
         return p
 
