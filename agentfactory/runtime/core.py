@@ -74,7 +74,7 @@ class TurnResult(BaseModel):
 
 def _agent(r: _AgentRow) -> AgentInfo: return AgentInfo(**{k: getattr(r, k) for k in AgentInfo.model_fields})
 
-# %% ../../nbs/07_runtime/00_runtime.ipynb #1c02006d
+# %% ../../nbs/07_runtime/00_runtime.ipynb #3f65b79c
 def _default_scenarios() -> dict[str, Callable[[], Any]]:
     from agentfactory.envs.supportdesk import SupportDesk
     return {"support-desk": SupportDesk}
@@ -136,6 +136,9 @@ class Runtime:
         if mv.gate != "PASS":
             raise Forbidden(f"{mv.ref} cannot be deployed: its evaluation gate verdict is {mv.gate or 'missing'}, PASS is required")
         self._policy(mv.ref)                              # load before switching traffic
+        if self.ingest:                                   # and the PII analyzer, so the first user does not wait for it
+            from agentfactory.data.pii import get_analyzer
+            get_analyzer()
         with self.store.session() as s:
             r = s.get(_AgentRow, agent_id)
             r.model, r.deployed_at = mv.ref, utcnow()

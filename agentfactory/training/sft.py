@@ -56,7 +56,7 @@ class SFTJobConfig:
         if cfg.epochs <= 0 or cfg.batch_size < 1: raise InvalidInput("epochs must be > 0 and batch_size >= 1")
         return cfg
 
-# %% ../../nbs/05_training/01_sft.ipynb #0d33df0b
+# %% ../../nbs/05_training/01_sft.ipynb #3a2cc409
 def _resolve_device(device: str) -> str:
     if device != "auto": return device
     import torch
@@ -65,9 +65,11 @@ def _resolve_device(device: str) -> str:
 def _load_conversations(path: str|Path):
     "Load a Data Factory SFT export as a `datasets.Dataset` whose `messages` are lists of chat dicts."
     from datasets import load_dataset, Json
+    from agentfactory.data.datasets import sft_features
     path = str(path)
-    kind = "parquet" if path.endswith(".parquet") else "json"
-    ds = load_dataset(kind, data_files=path, split="train")
+    if path.endswith(".parquet"): ds = load_dataset("parquet", data_files=path, split="train")
+    else:   # JSON lines need the explicit features, or Arrow merges every tool's arguments into one struct
+        ds = load_dataset("json", data_files=path, split="train", features=sft_features())
     if "messages" not in ds.column_names: raise InvalidInput(f"{path} has no 'messages' column: {ds.column_names}")
     if getattr(ds.features["messages"], "dtype", None) == "string":   # JSON text keeps tool arguments exact
         ds = ds.cast_column("messages", Json())

@@ -1,0 +1,107 @@
+"""End to end with the tiny model: the seed's acceptance criteria, walked through the library and over HTTP.
+
+scenario created -> agent acts in the env -> trajectory -> events in Data (PII redacted) -> dataset D1 ->
+training job writes a checkpoint -> evaluation gives a success rate -> gate -> deployed -> a user asks over
+HTTP and gets a correct answer; bad input gets 4xx, never a 500."""
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentfactory.core.records import Message, Trajectory
+from agentfactory.core.settings import get_settings
+from agentfactory.data.datasets import build_dataset, dataset_lineage
+from agentfactory.data.ingest import count_events, ingest_trajectories, load_trajectories
+from agentfactory.envs.loop import run_episodes
+from agentfactory.envs.supportdesk import SupportDesk
+from agentfactory.evaluation.core import Gate, evaluate
+from agentfactory.models.base import resolve_base
+from agentfactory.models.policy import HFPolicy
+from agentfactory.pipeline import PRESETS
+from agentfactory.training.registry import ModelRegistry
+from agentfactory.training.sft import create_job, run_job
+from agentfactory.api.app import create_app
+from agentfactory.runtime.core import Runtime
+from conftest import serve
+
+
+def test_zero_to_deployed_tiny(af_home, monkeypatch):
+    monkeypatch.setenv("AGENTFACTORY_TRACKING", "wandb-offline")
+    from agentfactory.core.settings import set_settings
+    set_settings(None)
+    # a scenario can be created
+    desk = SupportDesk()
+    assert desk.version and {t["function"]["name"] for t in desk.tools} >= {"get_order", "get_customer", "search_orders", "refund_order"}
+
+    # an agent acts in the environment and produces a trajectory (the untrained tiny model, then the expert)
+    base = resolve_base("tiny", corpus=desk.corpus())
+    tasks = desk.tasks("train", levels=(1, 2), n=PRESETS["tiny"]["n_train"], seed=0)
+    raw = run_episodes(HFPolicy(base, max_new_tokens=24), desk, tasks[:2], source="rollout", model_version="M0")
+    assert len(raw) == 2 and raw[0].messages[0].role == "system" and raw[0].steps
+    demos = run_episodes(desk.expert(), desk, tasks, source="rollout", model_version="expert")
+    assert all(t.success for t in demos)
+
+    # events are written to Data, PII redacted before storage
+    ids = ingest_trajectories(demos)
+    assert count_events() > len(demos)
+    stored = load_trajectories(ids=ids)
+    raw_names = {json.loads(m.content)["customer"][f] for t in demos[:5] for m in t.messages if m.role == "tool"
+                 for f in ("name", "email")}
+    blob = json.dumps([t.model_dump(mode="json") for t in stored])
+    assert raw_names and not any(n in blob for n in raw_names), "customer names and emails must be redacted before storage"
+    d1 = build_dataset("sft", stored, tools=desk.tools)
+    assert d1.id == "D1" and d1.rows == len(demos)
+    assert build_dataset("sft", stored, tools=desk.tools).hash == d1.hash            # same inputs, same version
+    assert set(dataset_lineage(d1.id)) == set(ids)
+
+    # a training job runs and writes a checkpoint
+    reg = ModelRegistry()
+    m0 = reg.register(base, kind="base")
+    p = PRESETS["tiny"]
+    job = run_job(create_job(m0.path, d1.parquet_path, dataset_id=d1.id,
+                             config=dict(epochs=p["epochs"], batch_size=p["batch_size"], learning_rate=p["learning_rate"])).id)
+    assert job.status == "succeeded" and job.metrics["checkpoints"], job.error
+    assert job.metrics["final_loss"] < job.metrics["first_loss"]
+    assert job.usage["cpu_seconds"] > 0
+    assert list((get_settings().artifacts / "wandb").glob("**/offline-run-*")), "W&B offline run must be written"
+    m1 = reg.register(job.model_dir, kind="sft", lineage={"base": m0.ref, "job": job.id, "datasets": [d1.id]})
+
+    # evaluation gives a success rate; the gate decides
+    heldout = desk.tasks("heldout", levels=(1, 2), n=40, seed=1)
+    report, _ = evaluate(reg.load_policy(m1.version), desk, heldout, model_version=m1.version)
+    assert 0.0 <= report.success_rate <= 1.0 and set(report.by_level) == {"L1", "L2"}
+    gate = Gate().decide(report)
+    reg.record_gate(m1.version, gate.verdict, {"success_rate": report.success_rate})
+    reg.record_gate(m0.version, "FAIL")
+    assert gate.verdict == "PASS", f"tiny M1 must pass the gate, got {report.model_dump(exclude={'trajectory_ids'})}"
+
+    # deployed; a user calls it over HTTP and gets a correct answer
+    with serve(create_app(Runtime())) as url:
+        c = httpx.Client(base_url=url, timeout=120)
+        health = c.get("/healthz").json()
+        assert health["store"] is True
+        agent = c.post("/agents", json={"name": "support"}).json()
+        assert c.post(f"/agents/{agent['id']}/deploy", json={"model": m0.version}).status_code == 403   # gate failed
+        r = c.post(f"/agents/{agent['id']}/deploy", json={"model": m1.version})
+        assert r.status_code == 200, r.text
+        assert c.get("/healthz").json()["models_loaded"] == [m1.ref]
+        sid = c.post(f"/agents/{agent['id']}/sessions").json()["id"]
+        task = next(t for t in heldout if t.level == 1)
+        turn = c.post(f"/agents/{agent['id']}/sessions/{sid}/step", json={"message": task.question}).json()
+        hist = c.get(f"/agents/{agent['id']}/sessions/{sid}/history").json()
+        traj = Trajectory(messages=[Message.model_validate(m) for m in hist["messages"]], task_id=task.id, level=task.level)
+        assert desk.check(task, traj), f"Q: {task.question} A: {turn['answer']}"
+        # the session flowed back into Data
+        assert turn["trajectory_id"] in {t.id for t in load_trajectories(source="runtime")}
+
+        # bad input: 404 with a message, 422 for malformed bodies, never a 500
+        r = c.post(f"/agents/nope/sessions/{sid}/step", json={"message": "hi"})
+        assert r.status_code == 404 and "not found" in r.json()["detail"]
+        assert c.post(f"/agents/{agent['id']}/sessions/nope/step", json={"message": "hi"}).status_code == 404
+        assert c.get(f"/agents/{agent['id']}/sessions/nope/history").status_code == 404
+        r = c.post(f"/agents/{agent['id']}/sessions/{sid}/step", json={"msg": "hi"})
+        assert r.status_code == 422 and "message" in r.text
+        assert c.post(f"/agents/{agent['id']}/sessions/{sid}/step", content=b"{not json",
+                      headers={"content-type": "application/json"}).status_code == 422
+        assert c.post(f"/agents/{agent['id']}/deploy", json={"model": "M99"}).status_code == 404
