@@ -35,7 +35,8 @@ demo: $(STAMP)
 	$(BIN)/agentfactory demo --model $(DEMO_MODEL) --out $(DEMO_OUT)
 
 test: $(STAMP) check-nbs
-	$(BIN)/nbdev-test nbs --skip-folder-re '^pipeline$$' --n-workers 2
+	# two notebooks at a time, one torch thread each: oversubscribed OpenMP threads are many times slower
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test nbs --skip-folder-re '^pipeline$$' --n-workers 2
 	$(BIN)/pytest -q -x --timeout 1800 tests
 
 bench: $(STAMP)

@@ -40,9 +40,9 @@ class PipelineState:
         tmp.write_text(json.dumps(st, indent=2, default=str)); tmp.replace(self.path)
         return st
 
-# %% ../nbs/10_cli/00_pipeline.ipynb #6f551221
+# %% ../nbs/10_cli/00_pipeline.ipynb #7944fe0e
 PRESETS: dict[str, dict[str, Any]] = {
-    "smollm2": dict(n_train=160, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=2e-4),
+    "smollm2": dict(n_train=128, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4),
     "tiny": dict(n_train=240, n_heldout=60, epochs=30.0, batch_size=16, learning_rate=3e-3),
 }
 

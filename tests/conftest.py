@@ -5,9 +5,16 @@ import httpx, pytest, uvicorn
 from agentfactory.core.settings import set_settings
 
 
+@pytest.fixture(scope="session")
+def base_cache(tmp_path_factory):
+    "Imported/built base models, shared by every test of the session (SmolLM2's import takes ~30 s)."
+    return tmp_path_factory.mktemp("base_models")
+
+
 @pytest.fixture
-def af_home(tmp_path, monkeypatch):
-    "Point Agent Factory at a fresh artifact root and SQLite store under tmp_path."
+def af_home(tmp_path, monkeypatch, base_cache):
+    "Point Agent Factory at a fresh artifact root and SQLite store under tmp_path (base models cached per session)."
+    monkeypatch.setenv("AGENTFACTORY_BASE_CACHE", str(base_cache))
     monkeypatch.setenv("AGENTFACTORY_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
     monkeypatch.setenv("AGENTFACTORY_DB_URL", "")
     monkeypatch.setenv("AGENTFACTORY_TRACKING", "off")
