@@ -40,10 +40,10 @@ class PipelineState:
         tmp.write_text(json.dumps(st, indent=2, default=str)); tmp.replace(self.path)
         return st
 
-# %% ../nbs/10_cli/00_pipeline.ipynb #7944fe0e
+# %% ../nbs/10_cli/00_pipeline.ipynb #f22cf716
 PRESETS: dict[str, dict[str, Any]] = {
     "smollm2": dict(n_train=128, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4),
-    "tiny": dict(n_train=240, n_heldout=60, epochs=30.0, batch_size=16, learning_rate=3e-3),
+    "tiny": dict(n_train=240, n_heldout=60, epochs=3.0, batch_size=16, learning_rate=3e-3),
 }
 
 def preset(model: str) -> dict[str, Any]:

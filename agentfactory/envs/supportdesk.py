@@ -243,7 +243,7 @@ TOOLS = [
 SYSTEM_PROMPT = ("You are the support agent of an online shop. Use the tools to look up orders and customers. "
                  "Answer in one short sentence.")
 
-# %% ../../nbs/03_envs/00_supportdesk.ipynb #e6da356b
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #f39eff46
 KINDS = {"order_status": 1, "order_total": 1, "shipped_carrier": 2}
 
 TEMPLATES = {
@@ -258,11 +258,18 @@ TEMPLATES = {
             "Can you tell me the status of my purchase {order_id}?", "Order {order_id}: what state is it in?",
             "Has anything changed with order {order_id}? What's the status now?",
             "Check on {order_id} for me, what is its status?", "I placed order {order_id}. Where is it at?",
-            "Tell me the order status for {order_id}."],
+            "Tell me the order status for {order_id}.", "What's the current state of order number {order_id}?",
+            "Can you see how my package {order_id} is progressing?", "I'm waiting on order {order_id}. Any news?",
+            "Look up {order_id} and tell me where it is.", "Is my order {order_id} still processing, or what is its status?",
+            "What's up with order {order_id}?", "Could you find out the status of order number {order_id}?",
+            "My order is {order_id}. What is its status?", "Where's {order_id} now?",
+            "I want an update on purchase {order_id}.", "How far along is order {order_id}?",
+            "What's the latest status of my package {order_id}?"],
         "heldout": [
-            "How is my order {order_id} doing?", "Could you give me an update on purchase number {order_id}?",
+            "How is my order {order_id} doing?", "Could you give me a progress report on order number {order_id}?",
             "What stage is order {order_id} at?", "Give me the latest on {order_id}.",
-            "Is there any news on my order {order_id}?", "I need to know where order number {order_id} is right now.",
+            "Is there any news regarding my package {order_id}?",
+            "I need to know where order number {order_id} is right now.",
             "Mind checking how {order_id} is coming along?", "What's going on with {order_id} at the moment?"]},
     "order_total": {
         "train": [
@@ -274,7 +281,13 @@ TEMPLATES = {
             "Total for {order_id}, please.", "How much money did I spend on order {order_id}?",
             "Could you look up order {order_id} and tell me the total?", "What's the total cost of {order_id}?",
             "What amount was billed for order {order_id}?", "Check the total on my order {order_id}.",
-            "I forgot what order {order_id} cost. Can you check?", "What was the grand total of purchase {order_id}?"],
+            "I forgot what order {order_id} cost. Can you check?", "What was the grand total of purchase {order_id}?",
+            "What did I pay for order number {order_id}?", "How much is my package {order_id}?",
+            "Can you give me the price of purchase {order_id}?", "What was the cost of my order {order_id}?",
+            "How much was I billed for {order_id}?", "I'd like to know the total of my purchase {order_id}.",
+            "What's the amount for order number {order_id}?", "Tell me what I paid for {order_id}.",
+            "Order {order_id}: how much was it?", "Could you check what order {order_id} cost?",
+            "What did my order {order_id} total?", "Look up {order_id} and tell me the total price."],
         "heldout": [
             "What did I end up paying for order {order_id}?", "How expensive was order number {order_id}?",
             "Remind me of the total I paid on {order_id}.", "What was I charged in total for purchase {order_id}?",
@@ -297,7 +310,16 @@ TEMPLATES = {
             "Was order {order_id} sent out yet? Which carrier?",
             "Could you check if my order {order_id} has shipped, and by which carrier?",
             "Has the order {order_id} shipped? What carrier is handling it?",
-            "Which shipping carrier has order {order_id}, or has it not shipped yet?"],
+            "Which shipping carrier has order {order_id}, or has it not shipped yet?",
+            "Has order number {order_id} shipped? Which carrier is it with?",
+            "Is my package {order_id} shipped yet, and by which carrier?",
+            "Did my purchase {order_id} ship, and which carrier took it?", "Has {order_id} gone out yet? What carrier?",
+            "Which carrier is delivering {order_id}? Or has it not shipped?",
+            "Has my order {order_id} been sent? Tell me the carrier.", "Is {order_id} with a carrier yet? Which one?",
+            "Did {order_id} ship? Name the carrier if so.", "Has my package {order_id} left yet, and with which carrier?",
+            "Was order {order_id} shipped? If yes, by what carrier?",
+            "I need to know whether {order_id} shipped and who the carrier is.",
+            "Order {order_id}: shipped yet? Which carrier?"],
         "heldout": [
             "Quick question: has {order_id} shipped yet, and if it has, by which carrier?",
             "Is order number {order_id} shipped? Let me know the carrier too.",
@@ -324,17 +346,21 @@ def expected_answer(kind: str, order: dict) -> str:
     elif kind not in KINDS: raise InvalidInput(f"unknown task kind {kind!r}; known: {', '.join(KINDS)}")
     return ANSWERS[kind].format(**order)
 
-# %% ../../nbs/03_envs/00_supportdesk.ipynb #811e757e
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #5251c316
 class SupportDesk:
     "The support-desk scenario: the shop API, its tools, tasks, checker and expert."
     id = "support-desk"
     system_prompt = SYSTEM_PROMPT
 
     def __init__(self, db_path: str | Path | None = None, transport: str = "asgi", base_url: str | None = None,
-                 seed: int = 0):
+                 seed: int = 0, tool_names: list[str] | None = None):
         if transport not in ("asgi", "http"): raise InvalidInput(f"transport must be 'asgi' or 'http', got {transport!r}")
         self.db_path, self.transport, self.base_url, self.seed = db_path and Path(db_path), transport, base_url, seed
-        self.tools = json.loads(json.dumps(TOOLS))     # a copy: callers may not mutate the module's schemas
+        known = [t["function"]["name"] for t in TOOLS]
+        bad = sorted(set(tool_names or []) - set(known))
+        if bad: raise InvalidInput(f"unknown tools {bad}; the support desk has {', '.join(known)}")
+        # a copy: callers may not mutate the module's schemas
+        self.tools = [json.loads(json.dumps(t)) for t in TOOLS if tool_names is None or t["function"]["name"] in tool_names]
         self._client, self._stop, self._tasks = None, None, None
         self._lock = threading.Lock()
 
@@ -343,7 +369,7 @@ class SupportDesk:
     def spec(self) -> dict:
         "Everything that defines the scenario's behaviour; its hash is the version."
         return {"id": self.id, "schema_version": SCHEMA_VERSION, "seed": self.seed, "today": TODAY.isoformat(),
-                "refund_window_days": REFUND_WINDOW_DAYS, "system_prompt": self.system_prompt, "tools": TOOLS,
+                "refund_window_days": REFUND_WINDOW_DAYS, "system_prompt": self.system_prompt, "tools": self.tools,
                 "kinds": KINDS, "templates": TEMPLATES, "prefixes": PREFIXES, "suffixes": SUFFIXES, "answers": ANSWERS,
                 "order_fields": ORDER_FIELDS}
 
@@ -381,14 +407,14 @@ class SupportDesk:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-# %% ../../nbs/03_envs/00_supportdesk.ipynb #93eaa7a2
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #e6ecef68
 _PATHS = {"get_order": ("GET", "/orders/{order_id}"), "get_customer": ("GET", "/customers/{customer_id}"),
           "search_orders": ("GET", "/orders"), "refund_order": ("POST", "/orders/{order_id}/refund")}
 
-def _check_args(name: str, arguments: Any) -> dict:
-    spec = next((t["function"] for t in TOOLS if t["function"]["name"] == name), None)
+def _check_args(tools: list[dict], name: str, arguments: Any) -> dict:
+    spec = next((t["function"] for t in tools if t["function"]["name"] == name), None)
     if spec is None:
-        raise ToolError(f"unknown tool {name!r}; available: {', '.join(t['function']['name'] for t in TOOLS)}")
+        raise ToolError(f"unknown tool {name!r}; available: {', '.join(t['function']['name'] for t in tools)}")
     if not isinstance(arguments, dict): raise ToolError(f"{name}: arguments must be a JSON object")
     props, required = spec["parameters"]["properties"], spec["parameters"]["required"]
     extra = sorted(set(arguments) - set(props))
@@ -403,13 +429,13 @@ def _check_args(name: str, arguments: Any) -> dict:
 
 def _compact(obj) -> str: return json.dumps(obj, ensure_ascii=False)
 
-# %% ../../nbs/03_envs/00_supportdesk.ipynb #85053578
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #b4efaf2c
 from fastcore.basics import patch
 
 @patch
 def execute(self: SupportDesk, name: str, arguments: dict) -> str:
     "Run one tool call against the shop; returns the API's JSON answer as text."
-    args = _check_args(name, arguments)
+    args = _check_args(self.tools, name, arguments)
     method, path = _PATHS[name]
     url = path.format(**{k: quote(v.strip(), safe="") for k, v in args.items() if "{" + k + "}" in path})
     try:
