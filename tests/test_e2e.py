@@ -97,7 +97,7 @@ def test_zero_to_deployed_tiny(af_home, monkeypatch):
         r = c.post(f"/agents/{agent['id']}/sessions/{sid}/step", json={"message": task.question})
         assert r.status_code == 200, r.text
         turn = r.json()
-        assert turn["messages"][0] == {"role": "user", "content": task.question} and turn["steps"]
+        assert (turn["messages"][0]["role"], turn["messages"][0]["content"]) == ("user", task.question) and turn["steps"]
         hist = c.get(f"/agents/{agent['id']}/sessions/{sid}/history").json()
         assert [m["role"] for m in hist["messages"]][:2] == ["system", "user"] and hist["turns"] == 1
         # the session flowed back into Data
