@@ -50,7 +50,7 @@ def preset(model: str) -> dict[str, Any]:
     "Sizes for `model` (smollm2, tiny, or a local folder, which gets the SmolLM2 preset)."
     return dict(PRESETS.get(model, PRESETS["smollm2"]))
 
-# %% ../nbs/10_cli/00_pipeline.ipynb #be52e70e
+# %% ../nbs/10_cli/00_pipeline.ipynb #8bb9b35e
 def pipeline_dir() -> Path:
     "Where the step notebooks live (the repository's `nbs/pipeline`)."
     d = Path(os.environ.get("AGENTFACTORY_PIPELINE_DIR", Path(__file__).resolve().parents[1]/"nbs"/"pipeline"))
@@ -73,7 +73,7 @@ def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_roun
                  progress: bool = True, overrides: dict|None = None, echo=print) -> dict:
     "Run the whole pipeline; returns the report (also written to `out/report.json`)."
     out = Path(out).resolve()
-    base_cache = get_settings().artifacts/"models"/"base"
+    base_cache = get_settings().base_models           # honours the base_cache setting
     if out.exists():
         for p in out.iterdir():           # a fresh run each time; the imported base stays cached elsewhere
             shutil.rmtree(p) if p.is_dir() else p.unlink()
