@@ -1,7 +1,7 @@
 "Shared fixtures: an isolated artifact root + store per test, and a real uvicorn server on 127.0.0.1."
-import socket, threading, time
 from contextlib import contextmanager
-import httpx, pytest, uvicorn
+import pytest
+from agentfactory.core.serving import serve_app
 from agentfactory.core.settings import set_settings
 
 
@@ -23,28 +23,11 @@ def af_home(tmp_path, monkeypatch, base_cache):
     set_settings(None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve(app):
     "Run an ASGI app with uvicorn on a free loopback port; yields its base URL; stops it afterwards."
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            httpx.get(base + "/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.025)
+    url, stop = serve_app(app, name="test-server")
     try:
-        yield base
+        yield url
     finally:
-        server.should_exit = True
-        th.join(timeout=10)
+        stop()

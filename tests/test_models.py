@@ -1,5 +1,5 @@
 "Models factory: the tiny model end to end, OpenAIPolicy over a real loopback HTTP server, SmolLM2 from GGUF (slow)."
-import threading, time
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ from agentfactory.core.settings import load_settings, set_settings
 from agentfactory.models.base import build_tiny_model, count_parameters, import_gguf, resolve_base, smollm2_gguf
 from agentfactory.models.chat import parse_reply
 from agentfactory.models.policy import HFPolicy, OpenAIPolicy, load_policy
+from agentfactory.core.serving import serve_app
 
 TOOLS = [{"type": "function", "function": {"name": "get_order", "description": "Look up an order by id.",
           "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}]
@@ -62,7 +63,6 @@ def test_parse_reply_never_raises_on_garbage(tiny):
 # --- OpenAIPolicy against a real HTTP server on 127.0.0.1 (a scripted FAKE model behind it) ---------------------
 
 def _serve_scripted_openai():
-    import uvicorn
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     app, seen = FastAPI(), []
@@ -77,15 +77,8 @@ def _serve_scripted_openai():
         else: m = {"role": "assistant", "content": None, "tool_calls": [{"id": "call_9", "type": "function",
                    "function": {"name": "get_order", "arguments": '{"order_id": "A1001"}'}}]}
         return {"choices": [{"index": 0, "message": m, "finish_reason": "stop"}], "usage": {"completion_tokens": 7}}
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    deadline = time.time() + 10
-    while not server.started:
-        assert time.time() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
-    def stop(): server.should_exit = True; th.join(5)
+    base, stop = serve_app(app, name="scripted-openai")
+    url = f"{base}/v1"
     return url, seen, stop
 
 def test_openai_policy_loopback():
