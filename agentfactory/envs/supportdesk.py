@@ -246,7 +246,16 @@ TEMPLATES = {
             "What's up with order {order_id}?", "Could you find out the status of order number {order_id}?",
             "My order is {order_id}. What is its status?", "Where's {order_id} now?",
             "I want an update on purchase {order_id}.", "How far along is order {order_id}?",
-            "What's the latest status of my package {order_id}?"],
+            "What's the latest status of my package {order_id}?", "Can you track order {order_id} for me?",
+            "Do you have an update for order {order_id}?", "What's the situation with order {order_id}?",
+            "I haven't heard about {order_id} in a while. What is its status?",
+            "Could you tell me what's happening with purchase {order_id}?", "Is order {order_id} done yet? What status does it show?",
+            "Check where my order {order_id} is, please.", "Please track {order_id}.", "What status does order {order_id} have?",
+            "Update me on order {order_id}.", "Can I get a status update on {order_id}?", "What's new with my order {order_id}?",
+            "Where are things with purchase {order_id}?", "What condition is order {order_id} in right now?",
+            "Order status check: {order_id}.", "Is there an update on the status of {order_id}?",
+            "I'd appreciate a status check on my package {order_id}.", "Find out where order {order_id} is, please.",
+            "Track my purchase {order_id}, please.", "What is the state of my package {order_id}?"],
         "heldout": [
             "How is my order {order_id} doing?", "Could you give me a progress report on order number {order_id}?",
             "What stage is order {order_id} at?", "Give me the latest on {order_id}.",
@@ -269,7 +278,17 @@ TEMPLATES = {
             "How much was I billed for {order_id}?", "I'd like to know the total of my purchase {order_id}.",
             "What's the amount for order number {order_id}?", "Tell me what I paid for {order_id}.",
             "Order {order_id}: how much was it?", "Could you check what order {order_id} cost?",
-            "What did my order {order_id} total?", "Look up {order_id} and tell me the total price."],
+            "What did my order {order_id} total?", "Look up {order_id} and tell me the total price.",
+            "What was the price tag on order {order_id}?", "What's the total sum for order {order_id}?",
+            "How many dollars was order {order_id}?", "Please give me the total of {order_id}.",
+            "What was the final amount of my purchase {order_id}?", "Can you check the price of order number {order_id}?",
+            "What did package {order_id} cost in total?", "How much was the payment for order {order_id}?",
+            "What's the dollar value of order {order_id}?", "I'd like the total price for order {order_id}.",
+            "What is the invoice amount for {order_id}?", "Tell me the cost of order {order_id}.",
+            "What's the total on purchase {order_id}?", "What did I spend on {order_id}?", "Order {order_id}: what was the total?",
+            "Can you look up what I paid for {order_id}?", "What was the checkout total for order {order_id}?",
+            "How much money went to order {order_id}?", "Price check on my order {order_id}, please.",
+            "What was the amount due on {order_id}?"],
         "heldout": [
             "What did I end up paying for order {order_id}?", "How expensive was order number {order_id}?",
             "Remind me of the total I paid on {order_id}.", "What was I charged in total for purchase {order_id}?",
@@ -301,7 +320,19 @@ TEMPLATES = {
             "Did {order_id} ship? Name the carrier if so.", "Has my package {order_id} left yet, and with which carrier?",
             "Was order {order_id} shipped? If yes, by what carrier?",
             "I need to know whether {order_id} shipped and who the carrier is.",
-            "Order {order_id}: shipped yet? Which carrier?"],
+            "Order {order_id}: shipped yet? Which carrier?",
+            "Is order {order_id} in transit? Which carrier has it?",
+            "Has my order {order_id} been dispatched yet, and who is delivering it?",
+            "Which delivery company has {order_id}, if it has shipped?", "Did order {order_id} go out? Which carrier took it?",
+            "Has purchase {order_id} shipped? If so, who is the carrier?", "Is my order {order_id} on the way? Tell me the carrier.",
+            "Who is shipping order {order_id}, or has it not shipped yet?", "Has {order_id} shipped out? What's the carrier?",
+            "Can you tell me if {order_id} was shipped, and by whom?", "Did my package {order_id} get shipped? Which carrier?",
+            "Tell me if order {order_id} shipped, and the carrier's name.", "Has number {order_id} shipped? With which carrier?",
+            "Is {order_id} shipped yet? If yes, which carrier?", "Which carrier took order {order_id}, if any?",
+            "I'd like to know whether my purchase {order_id} has shipped and with which carrier.",
+            "Has order {order_id} been mailed out? Which carrier?", "Did {order_id} get sent? Who's the carrier?",
+            "Has anyone shipped {order_id}? Which carrier is handling it?",
+            "Is order {order_id} out for shipping, and with which carrier?", "Where is {order_id} shipping from, and which carrier has it?"],
         "heldout": [
             "Quick question: has {order_id} shipped yet, and if it has, by which carrier?",
             "Is order number {order_id} shipped? Let me know the carrier too.",
@@ -318,8 +349,9 @@ SUFFIXES = {"train": [" Thanks!", " Thank you.", " Thanks in advance.", " Thanks
             "heldout": [" Cheers!", " Much appreciated.", " Many thanks."]}
 
 ANSWERS = {"order_status": "Order {order_id} is {status}.", "order_total": "Order {order_id} totals ${total}.",
-           "shipped": "Yes, order {order_id} shipped with {carrier}.",
-           "not_shipped": "No, order {order_id} has not shipped; it is {status}."}
+           # the conditional states the fact it depends on first, then the conclusion drawn from it
+           "shipped": "Order {order_id} is {status}, so yes, it shipped with {carrier}.",
+           "not_shipped": "Order {order_id} is {status}, so no, it has not shipped."}
 
 def expected_answer(kind: str, order: dict) -> str:
     "The answer sentence for a question of `kind` about an order as the API shows it (`_order_view`)."
