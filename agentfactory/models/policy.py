@@ -26,8 +26,23 @@ def _device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available(): raise InvalidInput(f"device {device!r}: CUDA is not available")
     return device
 
-def _load(path: Path, device: str):
-    "Model and prepared tokenizer from a full HF folder or a PEFT adapter folder (merged into its base)."
+def _bf16_native(device: str) -> bool:
+    "Does `device` compute in bfloat16 natively (AVX-512 BF16/AMX CPUs, Ampere+ GPUs)?"
+    import torch
+    if device.startswith("cuda"): return torch.cuda.is_bf16_supported()
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False
+
+def _dtype(dtype: str, device: str, n_params: int):
+    "The torch dtype to generate in: `auto` is bfloat16 for models over 50M parameters where the hardware has it."
+    import torch
+    if dtype == "auto": dtype = "bfloat16" if n_params > 50_000_000 and _bf16_native(device) else "float32"
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise InvalidInput(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+    return getattr(torch, dtype)
+
+def _load(path: Path, device: str, dtype: str = "auto"):
+    "Model and prepared tokenizer from a full HF folder or a PEFT adapter folder (merged into its base in float32)."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     if (path/"adapter_config.json").is_file():
@@ -42,18 +57,20 @@ def _load(path: Path, device: str):
         model, tok_src = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32), path
     else: raise NotFound(f"{path} is not a model folder (no config.json or adapter_config.json)")
     tok = prepare_tokenizer(AutoTokenizer.from_pretrained(tok_src))
-    return model.to(device).eval(), tok
+    dt = _dtype(dtype, device, sum(p.numel() for p in model.parameters()))
+    return model.to(device=device, dtype=dt).eval(), tok
 
 # %% ../../nbs/04_models/02_policy.ipynb #5d6f8e95
 class HFPolicy:
     "A local Hugging Face model (full or PEFT adapter folder) acting by greedy, batched generation."
     def __init__(self, path: str|Path, device: str = "auto", max_new_tokens: int = 96, batch_size: int = 16,
-                 name: str|None = None):
+                 name: str|None = None, dtype: str = "auto"):
         self.path = Path(path).expanduser().resolve()
         self.name = name or self.path.name
         self.device, self.max_new_tokens, self.batch_size = _device(device), max_new_tokens, max(1, batch_size)
-        self.model, self.tokenizer = _load(self.path, self.device)
-        log.info("loaded %s on %s", self.path, self.device)
+        self.model, self.tokenizer = _load(self.path, self.device, dtype)
+        self.dtype = str(self.model.dtype).removeprefix("torch.")
+        log.info("loaded %s on %s in %s", self.path, self.device, self.dtype)
         tok = self.tokenizer
         self._stop = {tok.eos_token_id} | ({tok.pad_token_id} if tok.pad_token_id is not None else set())
         keep = {tok.convert_tokens_to_ids(t) for t in TOOL_TAGS}
@@ -92,7 +109,7 @@ class HFPolicy:
             for i, ids in zip(idx, out[:, enc["input_ids"].shape[1]:].tolist()): replies[i] = self._reply(ids, tools)
         return replies
 
-    def __repr__(self): return f"HFPolicy({str(self.path)!r}, device={self.device!r})"
+    def __repr__(self): return f"HFPolicy({str(self.path)!r}, device={self.device!r}, dtype={self.dtype!r})"
 
 # %% ../../nbs/04_models/02_policy.ipynb #f4c44c68
 class OpenAIPolicy:
