@@ -100,8 +100,13 @@ def test_zero_to_deployed_tiny(af_home, monkeypatch):
         assert (turn["messages"][0]["role"], turn["messages"][0]["content"]) == ("user", task.question) and turn["steps"]
         hist = c.get(f"/agents/{agent['id']}/sessions/{sid}/history").json()
         assert [m["role"] for m in hist["messages"]][:2] == ["system", "user"] and hist["turns"] == 1
-        # the session flowed back into Data
-        assert turn["trajectory_id"] in {t.id for t in load_trajectories(source="runtime")}
+        # the session flowed back into Data: one trajectory per session, a second turn adds only its own events
+        assert turn["trajectory_id"] == sid and sid in {t.id for t in load_trajectories(source="runtime")}
+        n_actions = count_events(type="agent_action", trajectory_id=sid)
+        turn2 = c.post(f"/agents/{agent['id']}/sessions/{sid}/step", json={"message": "Thanks! And its total?"}).json()
+        stored, = load_trajectories(ids=[sid])
+        assert len(stored.messages) == len(turn["messages"]) + len(turn2["messages"]) + 1           # + the system prompt
+        assert count_events(type="agent_action", trajectory_id=sid) == n_actions + sum(m["role"] == "assistant" for m in turn2["messages"])
 
         # bad input: 404 with a message, 422 for malformed bodies, never a 500
         r = c.post(f"/agents/nope/sessions/{sid}/step", json={"message": "hi"})

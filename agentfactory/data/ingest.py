@@ -53,8 +53,9 @@ class _TrajectoryRow(Base):
 def _store(store: Store | None) -> Store:
     return (store or get_store()).ensure(_EventRow, _TrajectoryRow)
 
-def _insert_new(s, model, rows: list[dict]) -> int:
-    "Insert the rows whose id is not stored yet (first occurrence wins within the batch); returns how many."
+def _insert_new(s, model, rows: list[dict], update: bool = False) -> int:
+    """Insert the rows whose id is not stored yet (first occurrence wins within the batch); returns how many.
+    With `update`, stored rows take the new values (all but `id` and `created_at`)."""
     first: dict[str, dict] = {}
     for r in rows: first.setdefault(r["id"], r)
     uniq = list(first.values())
@@ -62,15 +63,22 @@ def _insert_new(s, model, rows: list[dict]) -> int:
     for i in range(0, len(ids), 500):
         existing.update(s.scalars(select(model.id).where(model.id.in_(ids[i:i+500]))))
     new = [model(**r) for r in uniq if r["id"] not in existing]
+    if update:
+        for r in uniq:
+            if r["id"] in existing:
+                row = s.get(model, r["id"])
+                for k, v in r.items():
+                    if k not in ("id", "created_at"): setattr(row, k, v)
     s.add_all(new)
     s.flush()
     return len(new)
 
-def _write(store: Store, batches: list[tuple[Any, list[dict]]], attempts: int = 3) -> list[int]:
-    "Insert-or-ignore several tables in one transaction, retried when a concurrent writer won a race."
+def _write(store: Store, batches: list[tuple], attempts: int = 3) -> list[int]:
+    """Insert-or-ignore several tables in one transaction, retried when a concurrent writer won a race.
+    Each batch is `(model, rows)` or `(model, rows, update)`."""
     for attempt in range(attempts):
         try:
-            with store.session() as s: return [_insert_new(s, model, rows) for model, rows in batches]
+            with store.session() as s: return [_insert_new(s, *b) for b in batches]
         except IntegrityError:
             if attempt == attempts - 1: raise
             log.info("ingest: concurrent insert of the same ids, retrying")
@@ -131,8 +139,11 @@ def _trajectory_row(t: Trajectory) -> dict:
                 created_at=t.created_at, record=t.model_dump(mode="json"))
 
 # %% ../../nbs/02_data/01_ingest.ipynb #6e4829ef
-def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None, redact: bool = True) -> list[str]:
-    "Redact and store trajectories with their events; re-ingesting the same ids stores nothing new."
+def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None, redact: bool = True,
+                        update: bool = False) -> list[str]:
+    """Redact and store trajectories with their events; re-ingesting the same ids stores nothing new.
+    `update=True` is for a trajectory that grows (a runtime session): the stored record is replaced by the
+    longer one and only the events of its new messages are added."""
     trajs = list(trajs)
     if not all(isinstance(t, Trajectory) for t in trajs):
         trajs = [t if isinstance(t, Trajectory) else Trajectory.model_validate(t) for t in trajs]
@@ -142,7 +153,7 @@ def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None,
         trajs = [redact_trajectory(t) for t in tqdm(trajs, desc="redacting", disable=len(trajs) < 50)]
     rows = [_trajectory_row(t) for t in trajs]
     events = [_event_row(e) for t in trajs for e in trajectory_events(t)]
-    nt, ne = _write(_store(store), [(_TrajectoryRow, rows), (_EventRow, events)])
+    nt, ne = _write(_store(store), [(_TrajectoryRow, rows, update), (_EventRow, events)])
     log.info("ingested %d trajectories (%d new), %d new events", len(trajs), nt, ne)
     return [t.id for t in trajs]
 

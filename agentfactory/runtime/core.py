@@ -198,10 +198,10 @@ class Runtime:
     def _ingest(self, a: AgentInfo, sess: SessionInfo, msgs, steps, turn: int) -> str|None:
         from agentfactory.data.ingest import ingest_trajectories
         sc = self.scenario(a.scenario)
-        traj = Trajectory(id=f"{sess.id}-t{turn}", source="runtime", scenario_id=sc.id, scenario_version=sc.version,
+        traj = Trajectory(id=sess.id, source="runtime", scenario_id=sc.id, scenario_version=sc.version,
                           model_version=sess.model, messages=msgs, steps=steps,
                           metadata={"session_id": sess.id, "agent_id": a.id, "turn": turn})
-        try: return ingest_trajectories([traj], store=self.store)[0]
+        try: return ingest_trajectories([traj], store=self.store, update=True)[0]
         except Exception:                 # the user's answer must not be lost because the data plane hiccuped
             log.exception("ingesting session %s turn %d failed", sess.id, turn)
             return None
