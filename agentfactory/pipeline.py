@@ -42,7 +42,7 @@ class PipelineState:
 
 # %% ../nbs/10_cli/00_pipeline.ipynb #f22cf716
 PRESETS: dict[str, dict[str, Any]] = {
-    "smollm2": dict(n_train=128, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4),
+    "smollm2": dict(n_train=128, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4, lora_layers=20),
     "tiny": dict(n_train=240, n_heldout=60, epochs=3.0, batch_size=16, learning_rate=3e-3),
 }
 
@@ -93,7 +93,8 @@ def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_roun
         _run_step("02_data.ipynb", out, dict(n_train=n_train, seed=r - 1), progress)
         echo(f"[3/5] train: SFT, {epochs:g} epoch(s)")
         _run_step("03_train.ipynb", out, dict(epochs=epochs, batch_size=cfg["batch_size"],
-                                              learning_rate=cfg["learning_rate"]), progress)
+                                              learning_rate=cfg["learning_rate"], lora_layers=cfg.get("lora_layers")),
+                  progress)
         echo(f"[4/5] evaluate on {cfg['n_heldout']} held-out tasks")
         _run_step("04_evaluate.ipynb", out, dict(n_heldout=cfg["n_heldout"]), progress)
         verdict = PipelineState(out).load()["gate"]["verdict"]

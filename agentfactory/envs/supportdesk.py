@@ -348,7 +348,8 @@ PREFIXES = {"train": ["Hi! ", "Hello! ", "Hi there. ", "Good morning! ", "Hey! "
 SUFFIXES = {"train": [" Thanks!", " Thank you.", " Thanks in advance.", " Thanks a lot!"],
             "heldout": [" Cheers!", " Much appreciated.", " Many thanks."]}
 
-ANSWERS = {"order_status": "Order {order_id} is {status}.", "order_total": "Order {order_id} totals ${total}.",
+# each kind's answer shows which question it answers in its first words
+ANSWERS = {"order_status": "The status of order {order_id} is {status}.", "order_total": "The total of order {order_id} is ${total}.",
            # the conditional states the fact it depends on first, then the conclusion drawn from it
            "shipped": "Order {order_id} is {status}, so yes, it shipped with {carrier}.",
            "not_shipped": "Order {order_id} is {status}, so no, it has not shipped."}

@@ -37,6 +37,7 @@ class SFTJobConfig:
     peft: str = "auto"                 # auto | lora | none
     lora_r: int = 16
     lora_alpha: int = 32
+    lora_layers: int | None = None     # LoRA in the top N transformer layers only; backward then stops below them
     warmup_steps: int = 0
     seed: int = 0
     device: str = "auto"               # auto | cpu | cuda
@@ -54,6 +55,8 @@ class SFTJobConfig:
         cfg = cls(**d)
         if cfg.peft not in ("auto", "lora", "none"): raise InvalidInput(f"peft must be auto, lora or none, got {cfg.peft!r}")
         if cfg.epochs <= 0 or cfg.batch_size < 1: raise InvalidInput("epochs must be > 0 and batch_size >= 1")
+        if cfg.lora_layers is not None and cfg.lora_layers < 1:
+            raise InvalidInput(f"lora_layers must be >= 1 (or None for every layer), got {cfg.lora_layers}")
         return cfg
 
 # %% ../../nbs/05_training/01_sft.ipynb #3a2cc409
@@ -123,7 +126,9 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
     peft_config = None
     if use_lora:
         from peft import LoraConfig
-        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+        n_layers = model.config.num_hidden_layers
+        top = list(range(max(0, n_layers - cfg.lora_layers), n_layers)) if cfg.lora_layers else None
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, layers_to_transform=top,
                                  target_modules="all-linear", task_type="CAUSAL_LM")
     loss_path = out_dir/"loss.jsonl"
     loss_path.unlink(missing_ok=True)
