@@ -9,7 +9,8 @@ from __future__ import annotations
 import json, logging, re, threading, time
 from collections import Counter
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+from ..core.errors import InvalidInput
 from ..core.records import Trajectory
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,30 @@ _BUSINESS_ID = re.compile(r"^[A-Z]{1,4}[-_]?\d{2,8}$")        # A1001, C1001, OR
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*?(?:_\d+)?>")          # already redacted
 _MIN_SCORE = 0.35
 
+# Greetings and contact labels in the languages customers write in: NER takes a capitalized greeting or
+# "Tel." at the start of a message for a person or a place.
+_NOT_NAMES = frozenset("""
+    hi hello hey hiya greetings dear thanks thank regards cheers best hej hallo moin servus grüezi hola buenas
+    salut bonjour bonsoir coucou ciao buongiorno buonasera olá ola oi merhaba selam sawubona namaste namaskar
+    salaam salam marhaba shalom privet zdravstvuyte dzień dobry ahoj szia konnichiwa nihao annyeong jambo habari
+    tel tel. telephone phone mobile mob cell handy fixe portable fax whatsapp numero número nummer meine mein
+    ma mon mi mio il la le el team support service billing sales help desk agent bot
+    name nom nombre nome address adresse dirección indirizzo email e-mail account konto conto cuenta compte iban
+    inhaber titular titulaire card karte carte tarjeta""".split())
+# Retail nouns: a Title-Case phrase that contains one is a product ("Leather Wallet", "Aeron Chair"), not a
+# person or a place.
+_PRODUCT_WORDS = frozenset("""
+    chair desk table sofa shelf lamp bulb rug mat pillow blanket mattress towel curtain vase candle mug cup plate
+    bowl pan pot skillet knife board kettle mixer blender toaster fryer frother machine maker grinder purifier filter
+    vacuum heater fan mouse keyboard monitor laptop tablet charger cable adapter headphones earbuds speaker camera
+    lens printer router watch tracker battery batteries socks shoes sneakers boots sandals jacket jackets coat shirt
+    dress sweater hoodie jeans trousers hat cap scarf gloves wallet bag backpack suitcase umbrella sunglasses ring
+    necklace bracelet earrings perfume cream shampoo soap toothbrush toy puzzle book notebook pen tent bike helmet
+    ball racket drill hammer bottle kit set bundle pack refill case cover""".split())
+
 # %% auto #0
 __all__ = ['log', 'ENTITIES', 'SPACY_MODEL', 'ALLOW_WORDS', 'get_analyzer', 'analyze', 'Redactor', 'redact', 'redact_payload',
-           'redact_trajectory']
+           'redact_trajectory', 'score_pii']
 
 # %% ../../nbs/02_data/00_pii.ipynb #5c32a12e
 _lock = threading.Lock()
@@ -52,12 +74,60 @@ def _phone_patterns():
     return PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=pats, name="ShopPhoneRecognizer",
                              context=["phone", "tel", "call", "mobile", "cell", "number"])
 
+def _name_patterns():
+    "People introduce themselves, greet, sign and are addressed: the capitalized words after such a phrase are a name."
+    import regex
+    from presidio_analyzer import Pattern, PatternRecognizer
+    tok = r"(?:\p{Lu}['’])?(?:\p{Lu}\p{Ll}+)+(?:-\p{L}+)*"                   # Maria, O'Connor, McKay, Al-Sayed, Min-jun
+    name = tok + r"(?: " + tok + r"){0,3}"
+    intro = ("my name is|name's|i'm|i am|this is|it's|it is|je m'appelle|je suis|c'est|mi chiamo|sono|me llamo|soy|"
+             "meu nome é|eu sou|ich bin|ich heiße|mein name ist|jestem|nazywam się|ik ben|mijn naam is|jag heter|"
+             "my (?:husband|wife|partner|son|daughter|mother|father|mum|mom|dad|colleague|friend|neighbou?r)|"
+             "ask for|signed for by|spoke (?:with|to)|contact|recipient is")
+    greet = "hi|hello|hey|dear|thanks|thank you|many thanks|hola|bonjour|salut|ciao|hallo|hej|olá|merhaba"
+    title = "mr|mrs|ms|miss|mx|dr|prof|herr|frau|monsieur|madame|mme|señor|señora|sr|sra|signor|signora"
+    sign = "regards|kind regards|best regards|best wishes|best|cheers|sincerely|yours|thanks|many thanks"
+    pats = [Pattern("introduced", rf"(?<=\b(?i:{intro})\s+){name}", 0.6),                  # my name is Priya Raghunathan
+            Pattern("greeted", rf"(?<=\b(?i:{greet})[,!]?\s+){name}(?=\s*[,!.?:;]|\s*$)", 0.6),  # Hi Rahul, ...
+            Pattern("titled", rf"(?<=\b(?i:{title})\.?\s+){name}", 0.6),                  # Ms. Malak Nasser
+            Pattern("signed", rf"(?<=\b(?i:{sign}),?\s*\n\s*){name}", 0.6),               # Regards,\nYuki Sato
+            Pattern("here", rf"(?<=^|[,!.:;]\s{{1,3}}){name}(?=,?\s+(?:here|speaking|writing)\b)", 0.6)]  # Wei Zhang here
+    return PatternRecognizer(supported_entity="PERSON", patterns=pats, name="ShopNameRecognizer",
+                             global_regex_flags=regex.M | regex.S)                        # case matters for names
+
+def _address_patterns():
+    "Street addresses in the formats of the countries customers write from, with the city and postcode after them."
+    import regex
+    from presidio_analyzer import Pattern, PatternRecognizer
+    word = r"\p{Lu}[\p{L}'.’-]*"
+    street = (r"(?:Street|St|Road|Rd|Avenue|Ave|Boulevard|Blvd|Lane|Ln|Drive|Place|Pl|Parkway|Pkwy|Way|Court|Terrace|"
+              r"Close|Crescent|Square|Sq|Loop|Highway|Hwy|Row|Mews|Gardens)\b\.?(?:\s[NSEW]\b)?")
+    tail = (r"(?:,\s*(?:\d{4,5}\s+|\d{4}\s?[A-Z]{2}\s+)?" + word + r"(?:\s" + word + r")?"         # , 10117 Berlin
+            r"(?:,?\s+(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}|\d{6}|[A-Z]{2,3}\s+\d{4}))?)?")
+    pats = [Pattern("number first", r"\b\d{1,5}[A-Z]?\s+(?:" + word + r"\s+){1,4}" + street + tail, 0.6),  # 221B Baker Street
+            Pattern("french", r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|boulevard|bd|place|allée|chemin|impasse|"
+                    r"quai|cours)\s+(?:(?:de la|de|du|des|la|le)\s+|[ld]['’])?" + word + r"(?:\s+" + word + r"){0,3}" + tail, 0.6),
+            Pattern("street suffix", r"\b\p{Lu}[\p{L}-]*(?i:straße|strasse|str\.|weg|allee|platz|gasse|gracht|laan|plein|"
+                    r"damm|ufer|vej|gatan|gata|veien)\s+\d{1,4}\s?[a-z]?\b" + tail, 0.6),               # Friedrichstraße 123
+            Pattern("street prefix", r"\b(?:Calle|Avenida|Avda\.|Paseo|Plaza|Via|Viale|Piazza|Corso|Largo|Rua|Travessa|Praça)"
+                    r"\s+(?:(?:de|del|della|dei|di|da|do|dos|das|la|las|los|el)\s+)*" + word + r"(?:\s+" + word + r"){0,3}"
+                    r",?\s+\d{1,4}\b" + tail, 0.6)]                                                       # Via del Corso 18
+    return PatternRecognizer(supported_entity="LOCATION", patterns=pats, name="ShopAddressRecognizer",
+                             global_regex_flags=regex.M | regex.S)
+
+def _card_recognizer():
+    "Presidio's card patterns (validated with the Luhn checksum) plus Mastercard's 2221-2720 range."
+    from presidio_analyzer import Pattern
+    from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
+    mc2 = Pattern("Mastercard 2-series", r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b", 0.3)
+    return CreditCardRecognizer(patterns=CreditCardRecognizer.PATTERNS + [mc2])
+
 def _nlp_engine():
     from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
     ner = {"model_to_presidio_entity_mapping": {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION",
-                                                "LOC": "LOCATION", "FAC": "LOCATION"},
+                                                "LOC": "LOCATION"},
            "low_confidence_score_multiplier": 0.4, "low_score_entity_names": [],
-           "labels_to_ignore": ["ORG", "NORP", "DATE", "TIME", "CARDINAL", "MONEY", "PRODUCT", "QUANTITY",
+           "labels_to_ignore": ["FAC", "ORG", "NORP", "DATE", "TIME", "CARDINAL", "MONEY", "PRODUCT", "QUANTITY",
                                 "ORDINAL", "PERCENT", "EVENT", "LAW", "LANGUAGE", "WORK_OF_ART"]}
     try:
         import spacy
@@ -83,12 +153,11 @@ def get_analyzer():
     with _lock:
         t0 = time.perf_counter()
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer.predefined_recognizers import (CreditCardRecognizer, IbanRecognizer, IpRecognizer,
-                                                              PhoneRecognizer, UsSsnRecognizer)
+        from presidio_analyzer.predefined_recognizers import IbanRecognizer, IpRecognizer, PhoneRecognizer, UsSsnRecognizer
         nlp = _nlp_engine()
         reg = RecognizerRegistry(supported_languages=["en"])
-        for r in (_email_recognizer(), PhoneRecognizer(), _phone_patterns(), CreditCardRecognizer(),
-                  IbanRecognizer(), IpRecognizer(), UsSsnRecognizer()): reg.add_recognizer(r)
+        for r in (_email_recognizer(), PhoneRecognizer(), _phone_patterns(), _card_recognizer(), IbanRecognizer(),
+                  IpRecognizer(), UsSsnRecognizer(), _name_patterns(), _address_patterns()): reg.add_recognizer(r)
         reg.add_nlp_recognizer(nlp_engine=nlp)
         engine = AnalyzerEngine(nlp_engine=nlp, registry=reg, supported_languages=["en"])
         log.info("PII analyzer ready in %.1f s", time.perf_counter() - t0)
@@ -104,13 +173,17 @@ def _is_business(s: str) -> bool:
     s = s.strip(" \t\n.,;:!?'\"()")
     return not s or s.casefold() in ALLOW_WORDS or bool(_BUSINESS_ID.match(s))
 
-def _plausible(entity: str, span: str, text: str, start: int, end: int) -> bool:
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?!\d)")
+
+def _plausible(entity: str, span: str, text: str, start: int, end: int, recognizer: str = "") -> bool:
     if _is_business(span): return False
     if any(m.start() < end and start < m.end() for m in _PLACEHOLDER.finditer(text)): return False
-    if entity in ("PERSON", "LOCATION"):
-        words = re.findall(r"[\w@.'-]+", span)
-        # NER on ids, snake_case names, numbers or carrier/status words is noise, not a person or a place
-        if any(ch.isdigit() for ch in span) or "_" in span or all(_is_business(w) for w in words): return False
+    if entity == "PHONE_NUMBER" and _ISO_DATE.match(span): return False     # 2026-11-08-03: a date with a suffix
+    if entity in ("PERSON", "LOCATION") and recognizer != "ShopAddressRecognizer":
+        words = [w.strip(".'-").casefold() for w in re.findall(r"[\w@.'-]+", span)]
+        # NER on ids, snake_case names, numbers, carrier/status words, greetings or products is not a person or a place
+        if any(ch.isdigit() for ch in span) or "_" in span: return False
+        if all(_is_business(w) or w in _NOT_NAMES for w in words) or any(w in _PRODUCT_WORDS for w in words): return False
     return True
 
 @lru_cache(maxsize=8192)
@@ -119,7 +192,8 @@ def analyze(text: str) -> tuple[tuple[str, int, int, float], ...]:
     if not text or not text.strip(): return ()
     res = get_analyzer().analyze(text=text, language="en", entities=list(ENTITIES), score_threshold=_MIN_SCORE)
     return tuple(sorted((r.entity_type, r.start, r.end, float(r.score)) for r in res
-                        if _plausible(r.entity_type, text[r.start:r.end], text, r.start, r.end)))
+                        if _plausible(r.entity_type, text[r.start:r.end], text, r.start, r.end,
+                                      (r.recognition_metadata or {}).get("recognizer_name", ""))))
 
 # %% ../../nbs/02_data/00_pii.ipynb #108a16d0
 _KEY_HINTS = {
@@ -136,7 +210,9 @@ _KEY_HINTS = {
                      "postcode", "zip", "zip_code", "postal_code"], "LOCATION"),
 }
 _CONTACT_KEYS = {k for k, v in _KEY_HINTS.items() if v in ("EMAIL_ADDRESS", "PHONE_NUMBER")}
-_PERSON_PARENTS = {"customer", "contact", "user", "person", "recipient", "buyer", "owner", "sender"}
+_PERSON_PARENTS = {"customer", "contact", "user", "person", "recipient", "buyer", "owner", "sender", "ship_to", "bill_to",
+                   "shipping", "billing", "delivery", "addressee"}
+_STREET_KEYS = {"address", "street", "street_address", "shipping_address", "billing_address"}   # name + address: a person
 _PERSON_ID_KEYS = {"customer_id", "user_id", "person_id", "contact_id"}
 _PRODUCT_PARENTS = {"items", "item", "products", "product", "lines", "line_items", "order_items", "cart"}
 _PRODUCT_KEYS = {"sku", "price", "unit_price", "quantity", "qty", "product_id", "item_id"}
@@ -248,7 +324,7 @@ class Redactor:
         if isinstance(obj, dict):
             keys = {str(k).lower() for k in obj}
             productish = _parent in _PRODUCT_PARENTS or bool(keys & _PRODUCT_KEYS)
-            personish = (_parent in _PERSON_PARENTS or bool(keys & _CONTACT_KEYS)
+            personish = (_parent in _PERSON_PARENTS or bool(keys & (_CONTACT_KEYS | _STREET_KEYS))
                          or (bool(keys & _PERSON_ID_KEYS) and not productish))
             out = {}
             for k, v in obj.items():
@@ -273,10 +349,12 @@ def _dumps_like(original: str, parsed, new) -> str:
             if json.dumps(parsed, ensure_ascii=ascii_, **kw) == original.strip(): return json.dumps(new, ensure_ascii=ascii_, **kw)
     return json.dumps(new, separators=(",", ":"), ensure_ascii=False)
 
+_SPECIFIC = {"US_SSN", "CREDIT_CARD", "IBAN_CODE"}   # checksummed or context-confirmed: beat a phone pattern on the same digits
+
 def _non_overlapping(spans):
-    "Longest first wins where spans overlap; result in text order."
+    "Longest first wins where spans overlap, then the more specific entity, then the higher score; result in text order."
     chosen = []
-    for sp in sorted(spans, key=lambda s: (-(s[2] - s[1]), -s[3], s[1])):
+    for sp in sorted(spans, key=lambda s: (-(s[2] - s[1]), s[0] not in _SPECIFIC, -s[3], s[1])):
         if all(sp[2] <= c[1] or c[2] <= sp[1] for c in chosen): chosen.append(sp)
     return sorted(chosen, key=lambda s: s[1])
 
@@ -307,3 +385,51 @@ def redact_trajectory(traj: Trajectory, redactor: Redactor | None = None) -> Tra
     r = redactor or Redactor()
     _redact_traj(traj, r)
     return _redact_traj(traj, r)
+
+# %% ../../nbs/02_data/00_pii.ipynb #f56510c4
+_PH_TYPE = re.compile(r"<([A-Z][A-Z_]*?)(?:_\d+)?>")
+
+def _redacted_spans(text: str) -> list[tuple[str, int, int]]:
+    "The `(entity, start, end)` spans of `text` that `redact` replaces, read back from its output."
+    out = redact(text)
+    parts = _PH_TYPE.split(out)
+    lits, ents = parts[0::2], parts[1::2]
+    if not ents: return []
+    m = re.fullmatch(re.escape(lits[0]) + "".join("(.+?)" + re.escape(l) for l in lits[1:]), text, re.S)
+    if m is None: raise InvalidInput(f"cannot align the redaction of {text[:80]!r} with the text")
+    return [(e, m.start(i + 1), m.end(i + 1)) for i, e in enumerate(ents)]
+
+def score_pii(cases: Iterable[dict], detect: Callable[[str], Iterable[tuple[str, int, int]]] | None = None) -> dict:
+    """Precision, recall and support per entity type, and the share of business facts kept, on labeled `cases`.
+
+    `cases`: dicts with `text`, `entities` and optionally `keep` (lists of `{type, start, end}`);
+    `detect`: text -> `(entity, start, end)` spans, by default the spans `redact` replaces."""
+    detect = detect or _redacted_spans
+    sup, found, gone, npred, right = Counter(), Counter(), Counter(), Counter(), Counter()
+    misses, false_positives, lost, kept, n_keep = [], [], [], 0, 0
+    def hit(p, g): return p[1] < g["end"] and g["start"] < p[2]
+    for c in cases:
+        t, gold = c["text"], c["entities"]
+        pred = [tuple(p[:3]) for p in detect(t)]
+        for g in gold:
+            sup[g["type"]] += 1
+            same = any(p[0] == g["type"] and hit(p, g) for p in pred)
+            found[g["type"]] += same; gone[g["type"]] += any(hit(p, g) for p in pred)
+            if not same: misses.append((g["type"], t[g["start"]:g["end"]], t))
+        for p in pred:
+            npred[p[0]] += 1
+            ok = any(p[0] == g["type"] and hit(p, g) for g in gold)
+            right[p[0]] += ok
+            if not ok: false_positives.append((p[0], t[p[1]:p[2]], t))
+        for k in c.get("keep", []):
+            n_keep += 1
+            if any(hit(p, k) for p in pred): lost.append((k["type"], t[k["start"]:k["end"]], t))
+            else: kept += 1
+    div = lambda a, b: a / b if b else None
+    table = [dict(entity=e, precision=div(right[e], npred[e]), recall=div(found[e], sup[e]), redacted=div(gone[e], sup[e]),
+                  support=sup[e], predicted=npred[e]) for e in sorted(set(sup) | set(npred))]
+    table.append(dict(entity="ALL", precision=div(sum(right.values()), sum(npred.values())),
+                      recall=div(sum(found.values()), sum(sup.values())), redacted=div(sum(gone.values()), sum(sup.values())),
+                      support=sum(sup.values()), predicted=sum(npred.values())))
+    return dict(table=table, entities={r["entity"]: r for r in table}, business_kept=div(kept, n_keep),
+                business_facts=n_keep, misses=misses, false_positives=false_positives, business_lost=lost)
