@@ -1,4 +1,4 @@
-"""The FastAPI app: deployed agents answer over HTTP; every library error maps to a 4xx with a message.
+"""The FastAPI app: deployed agents answer over HTTP, producers send data; every library error maps to a 4xx with a message.
 
 Docs: https://agentfactory.github.io/agentfactory/08_api/app.html.md"""
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from ..core.errors import AgentFactoryError
+from .data import router as data_router
 from ..runtime.core import AgentInfo, Runtime, SessionInfo, TurnResult
 
 log = logging.getLogger(__name__)
@@ -29,20 +31,43 @@ class Deploy(_Body):
 class StepIn(_Body):
     message: str = Field(min_length=1, max_length=8000)
 
+async def error_response(request: Request, exc: AgentFactoryError) -> JSONResponse:
+    "The answer to a library error: its status code and `{\"detail\": message, \"error\": class name}`."
+    if exc.status_code >= 500: log.error("internal error on %s: %s", request.url.path, exc)
+    return JSONResponse(status_code=exc.status_code, content={"detail": str(exc), "error": type(exc).__name__})
+
+class _BodyLimit:
+    "ASGI middleware: refuse a request body over `max_bytes` with 413, by its Content-Length or while it streams."
+    def __init__(self, app, max_bytes: int): self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        msg = f"request body over {self.max_bytes} bytes: send fewer events or trajectories per request"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await JSONResponse(status_code=413, content={"detail": msg, "error": "PayloadTooLarge"})(scope, receive, send)
+        seen = 0
+        async def limited():
+            nonlocal seen
+            m = await receive()
+            seen += len(m.get("body", b"")) if m["type"] == "http.request" else 0
+            if seen > self.max_bytes: raise HTTPException(413, msg)   # FastAPI passes HTTPExceptions through
+            return m
+        await self.app(scope, limited, send)
+
 # %% auto #0
-__all__ = ['log', 'CreateAgent', 'Deploy', 'StepIn', 'create_app']
+__all__ = ['log', 'CreateAgent', 'Deploy', 'StepIn', 'error_response', 'create_app']
 
 # %% ../../nbs/08_api/00_app.ipynb #74ffc855
-def create_app(runtime: Runtime|None = None) -> FastAPI:
+def create_app(runtime: Runtime|None = None, max_body_bytes: int = 32 * 2**20) -> FastAPI:
     "The Agent Factory HTTP app over `runtime` (default: one on the settings' store)."
     app = FastAPI(title="Agent Factory", version="0.1")
     app.state.runtime = runtime or Runtime()
     rt = lambda: app.state.runtime
-
-    @app.exception_handler(AgentFactoryError)
-    async def _af_error(request: Request, exc: AgentFactoryError):
-        if exc.status_code >= 500: log.error("internal error on %s: %s", request.url.path, exc)
-        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc), "error": type(exc).__name__})
+    app.add_exception_handler(AgentFactoryError, error_response)
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    app.include_router(data_router)
+    app.include_router(data_router, prefix="/data", include_in_schema=False)
 
     @app.get("/healthz")
     def healthz() -> dict: return rt().health()

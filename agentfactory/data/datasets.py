@@ -21,11 +21,13 @@ from ..core.settings import get_settings
 from ..core.store import Base, Store, get_store
 
 log = logging.getLogger(__name__)
-KINDS = ("sft",)
+KINDS = ("sft", "eval")
+_NEEDS_LABELS = {"dpo": "preference pairs (a chosen and a rejected answer to the same prompt)",
+                 "rm": "preference pairs (a chosen and a rejected answer to the same prompt) to train a reward model on"}
 
 # %% auto #0
-__all__ = ['log', 'KINDS', 'sft_row', 'content_hash', 'sft_features', 'DatasetVersion', 'build_dataset', 'get_dataset',
-           'dataset_lineage', 'list_datasets']
+__all__ = ['log', 'KINDS', 'sft_row', 'content_hash', 'eval_row', 'sft_features', 'DatasetVersion', 'build_dataset',
+           'get_dataset', 'dataset_lineage', 'list_datasets']
 
 # %% ../../nbs/02_data/02_datasets.ipynb #57a696b2
 def sft_row(traj: Trajectory, tools: list[dict] | None = None) -> dict:
@@ -41,6 +43,25 @@ def content_hash(rows: list[dict]) -> str:
     "SHA-256 of the canonical JSON of `rows`, sorted by trajectory id."
     return hashlib.sha256(_canonical(sorted(rows, key=lambda r: r["trajectory_id"])).encode()).hexdigest()
 
+# %% ../../nbs/02_data/02_datasets.ipynb #f31ef072
+def eval_row(traj: Trajectory, tools: list[dict] | None = None) -> dict:
+    "One eval row: the prompt (messages before the first assistant turn) and the task it came from."
+    first = next((i for i, m in enumerate(traj.messages) if m.role == "assistant"), len(traj.messages))
+    tools = traj.metadata.get("tools") or tools
+    return {"trajectory_id": traj.id, "task_id": traj.task_id, "scenario_id": traj.scenario_id,
+            "scenario_version": traj.scenario_version, "level": traj.level,
+            "prompt": [{"role": m.role, "content": m.content} for m in traj.messages[:first]],
+            "tools": json.dumps(tools, ensure_ascii=False) if tools else None}
+
+def _rows(kind: str, trajs: list[Trajectory], tools: list[dict] | None) -> tuple[list[Trajectory], list[dict]]:
+    "The rows of `kind` and the trajectories they came from (eval keeps one episode per task)."
+    if kind == "sft": return trajs, [sft_row(t, tools) for t in trajs]
+    seen, kept = set(), []
+    for t in trajs:
+        key = (t.scenario_id, t.task_id) if t.task_id else t.id
+        if key not in seen: seen.add(key); kept.append(t)
+    return kept, [eval_row(t, tools) for t in kept]
+
 # %% ../../nbs/02_data/02_datasets.ipynb #e2b01726
 def _arrow_schema(arguments_type=None):
     import pyarrow as pa
@@ -50,8 +71,15 @@ def _arrow_schema(arguments_type=None):
                      ("tool_call_id", pa.string()), ("name", pa.string())])
     return pa.schema([("trajectory_id", pa.string()), ("messages", pa.list_(msg)), ("tools", pa.string())])
 
-def _write_parquet(rows: list[dict], path: Path):
+def _eval_schema():
+    import pyarrow as pa
+    s = pa.string()
+    return pa.schema([("trajectory_id", s), ("task_id", s), ("scenario_id", s), ("scenario_version", s), ("level", pa.int64()),
+                      ("prompt", pa.list_(pa.struct([("role", s), ("content", s)]))), ("tools", s)])
+
+def _write_parquet(rows: list[dict], path: Path, kind: str = "sft"):
     import pyarrow as pa, pyarrow.parquet as pq
+    if kind == "eval": return pq.write_table(pa.Table.from_pylist(rows, schema=_eval_schema()), path)
     enc = [{**r, "messages": [{**m, "tool_calls": [{**tc, "function": {**tc["function"],
                                                                          "arguments": json.dumps(tc["function"]["arguments"])}}
                                                     for tc in m["tool_calls"]] if m.get("tool_calls") else None}
@@ -88,7 +116,8 @@ class DatasetVersion(BaseModel):
         "This version as a 🤗 `datasets.Dataset` (from the Parquet file, or `format='json'` from the JSONL file)."
         from datasets import load_dataset
         if format == "parquet": return load_dataset("parquet", data_files=str(self.parquet_path), split="train")
-        if format == "json": return load_dataset("json", data_files=str(self.jsonl_path), split="train", features=sft_features())
+        if format == "json": return load_dataset("json", data_files=str(self.jsonl_path), split="train",
+                                                 features=sft_features() if self.kind == "sft" else None)
         raise InvalidInput(f"format must be 'parquet' or 'json', got {format!r}")
 
 class _DatasetRow(Base):
@@ -127,18 +156,57 @@ def _next_id(s, root: Path) -> str:
     return f"D{max(nums, default=0) + 1}"
 
 # %% ../../nbs/02_data/02_datasets.ipynb #f42e9e8a
+_SPECIAL = ("since", "until", "tags", "limit")
+
+def _utc(name: str, v) -> datetime:
+    if isinstance(v, str):
+        try: v = datetime.fromisoformat(v.strip())
+        except ValueError: raise InvalidInput(f"filter {name!r} must be an ISO 8601 time such as 2026-01-31T00:00:00Z, got {v!r}") from None
+    if not isinstance(v, datetime): raise InvalidInput(f"filter {name!r} must be an ISO 8601 time or a datetime, got {v!r}")
+    return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+
+def _norm_filters(filters: dict | None) -> dict:
+    "Check `filters` and bring them to their stored JSON form (times as ISO strings, tags sorted)."
+    f = dict(filters or {})
+    unknown = set(f) - set(Trajectory.model_fields) - set(_SPECIAL)
+    if unknown: raise InvalidInput(f"unknown filter fields {sorted(unknown)}; filter on Trajectory fields such as success, "
+                                   f"source, scenario_id, model_version, tenant, or on {', '.join(_SPECIAL)}")
+    for k in _SPECIAL:
+        if k in f and f[k] is None: del f[k]
+    for k in ("since", "until"):
+        if k in f: f[k] = _utc(k, f[k]).isoformat()
+    if "tags" in f:
+        tags = [f["tags"]] if isinstance(f["tags"], str) else f["tags"]
+        if not isinstance(tags, (list, tuple, set)) or not all(isinstance(t, str) for t in tags):
+            raise InvalidInput(f"filter 'tags' must be a list of strings, got {f['tags']!r}")
+        f["tags"] = sorted(set(tags))
+    if "limit" in f and (isinstance(f["limit"], bool) or not isinstance(f["limit"], int) or f["limit"] < 1):
+        raise InvalidInput(f"filter 'limit' must be a positive integer, got {f['limit']!r}")
+    return json.loads(json.dumps(f, default=list))
+
 def _select(trajs: list[Trajectory], filters: dict) -> list[Trajectory]:
-    unknown = set(filters) - set(Trajectory.model_fields)
-    if unknown: raise InvalidInput(f"unknown filter fields {sorted(unknown)}; filter on Trajectory fields such as success, source, scenario_id")
-    ok = lambda t: all(getattr(t, k) in v if isinstance(v, list) else getattr(t, k) == v for k, v in filters.items())
+    f = _norm_filters(filters)
+    since, until = (_utc(k, f[k]) if k in f else None for k in ("since", "until"))
+    tags, eq = set(f.get("tags", ())), {k: v for k, v in f.items() if k not in _SPECIAL}
+    def ok(t: Trajectory) -> bool:
+        ts = _utc("created_at", t.created_at)
+        return (all(getattr(t, k) in v if isinstance(v, list) else getattr(t, k) == v for k, v in eq.items())
+                and (since is None or ts >= since) and (until is None or ts < until) and tags <= set(t.tags))
     seen, out = set(), []
     for t in trajs:
         if t.id not in seen and ok(t): seen.add(t.id); out.append(t)
+    if "limit" in f: out = sorted(out, key=lambda t: (_utc("created_at", t.created_at), t.id))[:f["limit"]]
     return out
+
+def _stored(store: Store | None, filters: dict) -> list[Trajectory]:
+    "The ingested trajectories, narrowed in the database by the scalar equality filters it can apply."
+    from agentfactory.data.ingest import load_trajectories
+    cols = ("source", "scenario_id", "success", "model_version", "tenant")
+    return load_trajectories(store, **{k: v for k, v in filters.items() if k in cols and not isinstance(v, list)})
 
 def _stats(trajs: list[Trajectory], rows: list[dict]) -> dict:
     n = len(trajs)
-    return {"rows": len(rows), "messages": sum(len(r["messages"]) for r in rows),
+    return {"rows": len(rows), "messages": sum(len(r.get("messages") or r.get("prompt") or []) for r in rows),
             "tool_calls": sum(len(t.tool_calls) for t in trajs),
             "success_rate": round(sum(t.success is True for t in trajs) / n, 4) if n else None,
             "with_tools": sum(r["tools"] is not None for r in rows),
@@ -148,16 +216,21 @@ def _stats(trajs: list[Trajectory], rows: list[dict]) -> dict:
 def build_dataset(kind: str = "sft", trajectories: list[Trajectory] | None = None, *, store: Store | None = None,
                   out_root: str | Path | None = None, filters: dict | None = None,
                   tools: list[dict] | None = None) -> DatasetVersion:
-    "Build (or find) the content-hashed dataset version of `kind` from `trajectories`."
+    "Build (or find) the content-hashed dataset version of `kind` from `trajectories` (default: the stored ones)."
     if trajectories is None and not isinstance(kind, str): kind, trajectories = "sft", kind   # build_dataset(trajs)
-    if kind not in KINDS: raise InvalidInput(f"dataset kind must be one of {KINDS}, got {kind!r}")
-    filters = json.loads(json.dumps(filters or {}, default=list))      # as stored: JSON
-    trajs = _select(list(trajectories or []), filters)
-    if not trajs: raise InvalidInput(f"no trajectories to build a {kind} dataset from (filters: {filters})")
+    if kind in _NEEDS_LABELS:
+        raise InvalidInput(f"dataset kind {kind!r} needs {_NEEDS_LABELS[kind]}, and no such labels exist yet; "
+                           f"build one of {', '.join(KINDS)} instead")
+    if kind not in KINDS: raise InvalidInput(f"dataset kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    filters = _norm_filters(filters)                                  # as stored: JSON
+    st = _store(store)
+    trajs = _select(list(trajectories) if trajectories is not None else _stored(st, filters), filters)
+    where = "the given trajectories" if trajectories is not None else "the stored trajectories"
+    if not trajs: raise InvalidInput(f"no trajectories to build a {kind} dataset from: none of {where} match filters {filters}")
     trajs.sort(key=lambda t: t.id)
-    rows = [sft_row(t, tools) for t in trajs]
+    trajs, rows = _rows(kind, trajs, tools)
     h = content_hash(rows)
-    st, root = _store(store), Path(out_root) if out_root else get_settings().artifacts/"datasets"
+    root = Path(out_root) if out_root else get_settings().artifacts/"datasets"
     root.mkdir(parents=True, exist_ok=True)
     with st.session() as s:
         found = s.scalars(select(_DatasetRow).where(_DatasetRow.kind == kind, _DatasetRow.hash == h)).first()
@@ -168,7 +241,7 @@ def build_dataset(kind: str = "sft", trajectories: list[Trajectory] | None = Non
         for attempt in range(5):
             if not tmp.exists():
                 tmp.mkdir()
-                _write_parquet(rows, tmp/f"{kind}.parquet"); _write_jsonl(rows, tmp/f"{kind}.jsonl")
+                _write_parquet(rows, tmp/f"{kind}.parquet", kind); _write_jsonl(rows, tmp/f"{kind}.jsonl")
             final = None
             try:
                 with st.session() as s:
