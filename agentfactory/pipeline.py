@@ -42,7 +42,7 @@ class PipelineState:
 
 # %% ../nbs/10_cli/00_pipeline.ipynb #f22cf716
 PRESETS: dict[str, dict[str, Any]] = {
-    "smollm2": dict(n_train=128, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4, lora_layers=20),
+    "smollm2": dict(n_train=160, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4, lora_layers=20),
     "tiny": dict(n_train=240, n_heldout=60, epochs=3.0, batch_size=16, learning_rate=3e-3),
 }
 

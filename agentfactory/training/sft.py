@@ -126,10 +126,14 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
     peft_config = None
     if use_lora:
         from peft import LoraConfig
-        n_layers = model.config.num_hidden_layers
-        top = list(range(max(0, n_layers - cfg.lora_layers), n_layers)) if cfg.lora_layers else None
+        targets, top = "all-linear", None
+        if cfg.lora_layers:       # PEFT takes a layer subset only with explicit module names: every linear but the head
+            n_layers = model.config.num_hidden_layers
+            top = list(range(max(0, n_layers - cfg.lora_layers), n_layers))
+            targets = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                              if isinstance(m, torch.nn.Linear) and ".layers." in n})
         peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, layers_to_transform=top,
-                                 target_modules="all-linear", task_type="CAUSAL_LM")
+                                 target_modules=targets, task_type="CAUSAL_LM")
     loss_path = out_dir/"loss.jsonl"
     loss_path.unlink(missing_ok=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_config,
