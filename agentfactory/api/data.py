@@ -27,7 +27,8 @@ router = APIRouter(tags=["data"])
 # %% auto #0
 __all__ = ['log', 'MAX_EVENTS', 'MAX_TRAJECTORIES', 'MAX_LIST', 'router', 'IngestResult', 'EventPage', 'post_events',
            'get_events', 'post_trajectories', 'get_trajectory', 'CreateDataset', 'create_dataset', 'get_datasets',
-           'get_dataset_version', 'get_lineage']
+           'get_dataset_version', 'get_lineage', 'CreateLabelTasks', 'LabelTasks', 'LabelTaskDetail', 'LabelIn',
+           'post_label_tasks', 'post_label', 'get_label_task', 'post_label_value', 'get_agreement']
 
 # %% ../../nbs/08_api/01_data.ipynb #2b76681f
 def _store(request: Request) -> Store:
@@ -179,3 +180,83 @@ def get_dataset_version(request: Request, dataset_id: str) -> DatasetVersion:
 def get_lineage(request: Request, dataset_id: str) -> dict:
     "The ids of the trajectories the version was built from."
     return {"dataset": dataset_id, "trajectory_ids": dataset_lineage(dataset_id, _store(request))}
+
+# %% ../../nbs/08_api/01_data.ipynb #d1d460bd
+from ..data.labels import (Agreement, JudgeAgreement, Label, LabelTask, agreement, assign, create_batch,
+                                      create_label_tasks, get_task, judge_agreement, labels as stored_labels, submit_label)
+
+class CreateLabelTasks(BaseModel):
+    "Label tasks to create: from `items` (trajectory ids; pairs for pairwise) or from `filters` (a batch)."
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["pairwise", "rating", "tool_calls"]
+    items: list[str | list[str]] | None = Field(None, max_length=MAX_TRAJECTORIES, description="trajectory ids; [a, b] pairs for pairwise")
+    filters: dict[str, Any] | None = Field(None, description="load_trajectories filters: source, scenario_id, success, model_version, tenant, ids, limit")
+    limit: int | None = Field(None, ge=1, le=MAX_TRAJECTORIES, description="at most this many tasks from filters")
+    min_annotations: int = Field(2, ge=1, le=100)
+    batch: str | None = Field(None, min_length=1, max_length=128)
+    annotators: list[str] | None = Field(None, description="assign every created task to these annotators")
+    per_task: int | None = Field(None, ge=1, description="assign each task to this many of the annotators, round-robin")
+
+class LabelTasks(BaseModel):
+    "Created (or already stored) label tasks, in item order."
+    tasks: list[LabelTask]
+
+class LabelTaskDetail(BaseModel):
+    "A label task with what it shows and every label it has (suggestions included)."
+    task: LabelTask
+    trajectories: list[Trajectory]
+    labels: list[Label]
+
+class LabelIn(BaseModel):
+    "One annotator's label."
+    model_config = ConfigDict(extra="forbid")
+    annotator: str = Field(min_length=1, max_length=128)
+    value: dict[str, Any] = Field(description='{"choice": "a"|"b"|"tie"}, {"rating": 1..5} or {"calls": [true, false, ...]}')
+    overwrite: bool = False
+
+def _create_label_tasks(request: Request, body: CreateLabelTasks) -> LabelTasks:
+    if (body.items is None) == (body.filters is None):
+        raise InvalidInput("give either 'items' (trajectory ids; [a, b] pairs for pairwise) or 'filters' (a batch from stored trajectories)")
+    if body.per_task is not None and not body.annotators: raise InvalidInput("'per_task' needs 'annotators'")
+    st = _store(request)
+    if body.items is not None:
+        if body.limit is not None: raise InvalidInput("'limit' goes with 'filters'; send fewer items instead")
+        tasks = create_label_tasks(body.kind, body.items, min_annotations=body.min_annotations, batch=body.batch, store=st)
+    else:
+        tasks = create_batch(body.kind, body.filters, min_annotations=body.min_annotations, batch=body.batch,
+                             limit=body.limit, store=st)
+    if body.annotators:
+        assign([t.id for t in tasks], body.annotators, per_task=body.per_task, store=st)
+        tasks = [get_task(t.id, st) for t in tasks]
+    return LabelTasks(tasks=tasks)
+
+@router.post("/label-tasks", status_code=201)
+def post_label_tasks(request: Request, body: CreateLabelTasks) -> LabelTasks:
+    "Create label tasks from items or from filters, optionally assigned to annotators."
+    return _create_label_tasks(request, body)
+
+@router.post("/label", status_code=201, include_in_schema=False)
+def post_label(request: Request, body: CreateLabelTasks) -> LabelTasks:
+    "Alias of POST /label-tasks (the seed's `/data/label`)."
+    return _create_label_tasks(request, body)
+
+@router.get("/label-tasks/{task_id}")
+def get_label_task(request: Request, task_id: str) -> LabelTaskDetail:
+    "A label task, its trajectories as stored (redacted) and its labels and suggestions."
+    st = _store(request)
+    task = get_task(task_id, st)
+    found = {t.id: t for t in load_trajectories(st, ids=task.trajectory_ids)}
+    return LabelTaskDetail(task=task, trajectories=[found[i] for i in task.trajectory_ids if i in found],
+                           labels=stored_labels(st, task_id=task_id, suggestions=None))
+
+@router.post("/label-tasks/{task_id}/labels", status_code=201)
+def post_label_value(request: Request, task_id: str, body: LabelIn) -> Label:
+    "Store one annotator's label (409 for a second one unless overwrite)."
+    return submit_label(task_id, body.annotator, body.value, overwrite=body.overwrite, store=_store(request))
+
+@router.get("/labels/agreement")
+def get_agreement(request: Request, kind: Literal["pairwise", "rating", "tool_calls"], batch: str | None = None,
+                  judge: str | None = None) -> Agreement | JudgeAgreement:
+    "Krippendorff's alpha among the annotators of `kind`, or with `judge` (its identity) that judge against them."
+    st = _store(request)
+    return judge_agreement(judge, kind, batch=batch, store=st) if judge else agreement(kind, batch=batch, store=st)

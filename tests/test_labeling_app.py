@@ -1,0 +1,185 @@
+"""Labeling end to end. In real Chromium: a store seeded with support-desk episodes (the scripted expert and a
+deliberately worse policy), `apps/labeling.py` served by Panel on 127.0.0.1, three items labeled with keys and clicks,
+the labels found in the store, the checker's suggestions compared with them. Over HTTP: the label routes of a real
+uvicorn server on a SQLite file."""
+import json, os, socket, subprocess, sys, time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentfactory.core.records import FunctionCall, Message, Reply, ToolCall
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class CarelessPolicy:
+    "A deliberately worse scripted support agent: it looks up the next order id, then answers without reading the result."
+    name = "careless"
+
+    def act(self, conversations, tools):
+        from agentfactory.envs.supportdesk import ORDER_ID_RE
+        out = []
+        for conv in conversations:
+            if conv[-1].role == "user":
+                m = ORDER_ID_RE.search(conv[-1].content or "")
+                wrong = f"A{(int(m.group(1)[1:]) + 1) % 10000:04d}" if m else "A0000"
+                call = ToolCall(function=FunctionCall(name="get_order", arguments={"order_id": wrong}))
+                out.append(Reply(message=Message(role="assistant", tool_calls=[call])))
+            else:
+                out.append(Reply(message=Message(role="assistant", content="Your order is on its way.")))
+        return out
+
+
+def _seed():
+    "Expert and careless episodes for the same three support-desk tasks, ingested (PII-redacted) into the store."
+    from agentfactory.data.ingest import ingest_trajectories
+    from agentfactory.envs.loop import run_episodes
+    from agentfactory.envs.supportdesk import SupportDesk
+    with SupportDesk() as desk:
+        tasks = desk.tasks("train", n=3, seed=1)
+        good = run_episodes(desk.expert(), desk, tasks, model_version="expert", progress=False)
+        bad = run_episodes(CarelessPolicy(), desk, tasks, model_version="careless", progress=False)
+    assert all(t.success for t in good) and not any(t.success for t in bad)
+    ingest_trajectories(good + bad)
+    return good, bad
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None: raise AssertionError(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=5).status_code == 200: return
+        except httpx.HTTPError: pass
+        time.sleep(0.25)
+    raise AssertionError(f"the app did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    "A fresh headless Chromium (the system one) driven by Playwright."
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    if not Path(CHROMIUM).exists(): pytest.skip(f"needs {CHROMIUM}: apt-get install chromium")
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(tmp_path / "chromium-profile"), executable_path=CHROMIUM,
+                                                   headless=True, args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+        try: yield ctx
+        finally: ctx.close()
+
+
+@pytest.mark.browser
+def test_label_three_items_in_chromium(af_home, tmp_path, chromium):
+    from agentfactory.data.labels import create_batch, create_label_tasks, labels, progress, task_status
+    good, bad = _seed()
+    pair, = create_batch("pairwise", {"scenario_id": "support-desk"}, limit=1, min_annotations=1, batch="ui")
+    rated, = create_label_tasks("rating", [good[1].id], min_annotations=1, batch="ui")
+    calls, = create_label_tasks("tool_calls", [bad[2].id], min_annotations=1, batch="ui")
+    assert {t.model_version for t in good + bad if t.id in pair.trajectory_ids} == {"expert", "careless"}
+    expert_side = "a" if pair.trajectory_ids[0] in {t.id for t in good} else "b"
+
+    port, log = _free_port(), tmp_path / "app.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "apps" / "labeling.py"), "--port", str(port)], cwd=ROOT,
+                                env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/labeling"
+        _wait_up(url, proc, log)
+        page = chromium.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{url}?annotator=alice&batch=ui")
+
+        # 1. pairwise: both trajectories side by side, tool calls written as calls; the key picks the expert's side
+        page.locator(".af-current", has_text=pair.id).wait_for(timeout=60_000)
+        page.get_by_text("0 labeled · 3 to go").wait_for()
+        assert page.get_by_text("get_order(order_id=").count() >= 2          # one call on each side
+        for side in ("A", "B"): page.locator("h4", has_text=side).first.wait_for()
+        shot_pair = tmp_path / "labeling-pairwise.png"
+        page.screenshot(path=str(shot_pair), full_page=True)
+        page.keyboard.press(expert_side)
+
+        # 2. rating: the key 4
+        page.locator(".af-current", has_text=rated.id).wait_for()
+        page.keyboard.press("4")
+
+        # 3. tool calls: a click on "Wrong (n)" for the careless lookup, then Enter
+        page.locator(".af-current", has_text=calls.id).wait_for()
+        page.get_by_role("button", name="Wrong (n)").click()
+        page.get_by_text("✗ wrong").wait_for()
+        shot_calls = tmp_path / "labeling-tool-calls.png"
+        page.screenshot(path=str(shot_calls), full_page=True)
+        page.keyboard.press("Enter")
+
+        page.get_by_text("Nothing left to label").wait_for()
+        page.get_by_text("3 labeled · 0 to go").wait_for()
+        shot = tmp_path / "labeling.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert not errors, errors
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+    got = {l.task_id: l.value for l in labels(annotator="alice")}
+    assert got == {pair.id: {"choice": expert_side}, rated.id: {"rating": 4}, calls.id: {"calls": [False]}}
+    assert [task_status(t.id) for t in (pair, rated, calls)] == ["done"] * 3
+    assert progress("alice", batch="ui") == {"tasks": 3, "done": 3, "labels": 3, "labeled": 3, "remaining": 0}
+    assert all(p.stat().st_size > 10_000 for p in (shot_pair, shot_calls, shot))
+    print(f"screenshots: {shot_pair} {shot_calls} {shot}")
+
+    # the environment's checker as a judge: its suggestions never count as labels, and it agrees with alice
+    from agentfactory.data.labels import checker_judge, get_task, judge_agreement, suggest
+    from agentfactory.envs.supportdesk import SupportDesk
+    with SupportDesk() as desk:
+        judge = checker_judge(desk)
+        got = {l.task_id: l.value for l in suggest(judge, [pair.id, rated.id, calls.id])}
+    assert got == {pair.id: {"choice": expert_side}, rated.id: {"rating": 5}, calls.id: {"calls": [False]}}
+    assert get_task(pair.id).annotators == ["alice"]
+    assert [judge_agreement(judge, k).accuracy for k in ("pairwise", "rating", "tool_calls")] == [1.0, 0.0, 1.0]
+
+
+def test_label_routes_over_http(af_home):
+    "POST /data/label from a filter with assignment, labels from two annotators, 409/422/404, agreement."
+    from agentfactory.api.app import create_app
+    from agentfactory.core.store import Store
+    from agentfactory.runtime.core import Runtime
+    from conftest import serve
+    good, bad = _seed()
+    with serve(create_app(Runtime(Store(f"sqlite:///{af_home / 'factory.db'}"), ingest=False))) as url, \
+            httpx.Client(base_url=url, timeout=60) as c:
+        trajs = [t.model_dump(mode="json") for t in good + bad]
+        assert c.post("/trajectories", json=trajs).json()["new"] == 6
+        r = c.post("/data/label", json={"kind": "pairwise", "filters": {"scenario_id": "support-desk"},
+                                        "annotators": ["ann", "bob"], "batch": "http"})
+        assert r.status_code == 201, r.text
+        tasks = r.json()["tasks"]
+        assert len(tasks) == 3 and all(t["assigned_to"] == ["ann", "bob"] and t["batch"] == "http" for t in tasks)
+        experts = {t.id for t in good}
+        for t in tasks:
+            side = "a" if t["trajectory_ids"][0] in experts else "b"
+            for who in ("ann", "bob"):
+                r = c.post(f"/label-tasks/{t['id']}/labels", json={"annotator": who, "value": {"choice": side}})
+                assert r.status_code == 201, r.text
+        one = tasks[0]["id"]
+        assert c.post(f"/label-tasks/{one}/labels", json={"annotator": "ann", "value": {"choice": "tie"}}).status_code == 409
+        r = c.post(f"/label-tasks/{one}/labels", json={"annotator": "ann", "value": {"choice": "tie"}, "overwrite": True})
+        assert r.status_code == 201 and r.json()["value"] == {"choice": "tie"}
+        assert c.post(f"/label-tasks/{one}/labels", json={"annotator": "cy", "value": {"rating": 3}}).status_code == 422
+        assert c.post("/label-tasks/lt_nope/labels", json={"annotator": "cy", "value": {"choice": "a"}}).status_code == 404
+        assert c.post("/label-tasks", json={"kind": "pairwise", "items": [[good[0].id, good[1].id]]}).status_code == 422
+        detail = c.get(f"/label-tasks/{one}").json()
+        assert detail["task"]["status"] == "done" and len(detail["trajectories"]) == 2
+        assert "<PERSON_1>" in json.dumps(detail["trajectories"])            # shown as stored: redacted
+        ag = c.get("/labels/agreement", params={"kind": "pairwise", "batch": "http"}).json()
+        assert (ag["units"], ag["labels"], ag["annotators"]) == (3, 6, ["ann", "bob"])
+        assert abs(ag["percent_agreement"] - 2 / 3) < 1e-9 and ag["alpha"] is not None and ag["alpha"] < 1
+        assert c.get("/labels/agreement", params={"kind": "stars"}).status_code == 422
