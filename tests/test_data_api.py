@@ -203,7 +203,7 @@ def test_trajectories_then_datasets_create_get_list_404(api):
     missing = c.get("/datasets/D99")
     assert missing.status_code == 404 and "dataset 'D99' not found" in missing.json()["detail"]
 
-    for body, status, message in [({"kind": "dpo"}, 422, "needs preference pairs"), ({"kind": "rm"}, 422, "needs preference pairs"),
+    for body, status, message in [({"kind": "dpo"}, 422, "no preference pairs"), ({"kind": "rm"}, 422, "no preference pairs"),
                                   ({"kind": "pretraining"}, 422, "dataset kind must be one of sft, eval"),
                                   ({"scenario_id": "nope"}, 422, "none of the stored trajectories match"),
                                   ({"since": "2026-03-03", "until": "2026-03-01"}, 422, "must be before until"),

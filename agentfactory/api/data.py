@@ -130,7 +130,7 @@ def get_trajectory(request: Request, trajectory_id: str) -> Trajectory:
 class CreateDataset(BaseModel):
     "What to build: the kind and the filters that pick stored trajectories (all optional)."
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field("sft", description="sft | eval; dpo and rm need preference labels that do not exist yet")
+    kind: str = Field("sft", description="sft | eval | rl | dpo | rm (dpo and rm from finished pairwise label tasks)")
     source: Literal["rollout", "eval", "runtime"] | list[Literal["rollout", "eval", "runtime"]] | None = None
     success: bool | None = None
     scenario_id: str | None = None
@@ -143,6 +143,8 @@ class CreateDataset(BaseModel):
     until: datetime | None = Field(None, description="created before")
     limit: int | None = Field(None, ge=1, le=1_000_000, description="the oldest n matches")
     tools: list[dict] | None = Field(None, description="tool schemas for trajectories that did not record theirs")
+    quality: bool | dict | None = Field(None, description="true (or quality_filter options): drop garbage, anomalies, near-duplicates")
+    min_rating: float | None = Field(None, ge=1, le=5, description="keep trajectories whose human ratings average at least this")
 
     def filters(self) -> dict:
         "The `build_dataset` filters of this request."

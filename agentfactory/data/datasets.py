@@ -21,9 +21,8 @@ from ..core.settings import get_settings
 from ..core.store import Base, Store, get_store
 
 log = logging.getLogger(__name__)
-KINDS = ("sft", "eval")
-_NEEDS_LABELS = {"dpo": "preference pairs (a chosen and a rejected answer to the same prompt)",
-                 "rm": "preference pairs (a chosen and a rejected answer to the same prompt) to train a reward model on"}
+KINDS = ("sft", "eval", "rl", "dpo", "rm")
+_PREFERENCE = ("dpo", "rm")        # rows from pairwise labels: prompt / chosen / rejected
 
 # %% auto #0
 __all__ = ['log', 'KINDS', 'sft_row', 'content_hash', 'eval_row', 'sft_features', 'DatasetVersion', 'build_dataset',
@@ -56,7 +55,7 @@ def eval_row(traj: Trajectory, tools: list[dict] | None = None) -> dict:
 def _rows(kind: str, trajs: list[Trajectory], tools: list[dict] | None) -> tuple[list[Trajectory], list[dict]]:
     "The rows of `kind` and the trajectories they came from (eval keeps one episode per task)."
     if kind == "sft": return trajs, [sft_row(t, tools) for t in trajs]
-    seen, kept = set(), []
+    seen, kept = set(), []          # eval and rl: the prompt and its task, once per task
     for t in trajs:
         key = (t.scenario_id, t.task_id) if t.task_id else t.id
         if key not in seen: seen.add(key); kept.append(t)
@@ -77,13 +76,24 @@ def _eval_schema():
     return pa.schema([("trajectory_id", s), ("task_id", s), ("scenario_id", s), ("scenario_version", s), ("level", pa.int64()),
                       ("prompt", pa.list_(pa.struct([("role", s), ("content", s)]))), ("tools", s)])
 
+def _preference_schema(arguments_type=None):
+    import pyarrow as pa
+    s, msgs = pa.string(), _arrow_schema(arguments_type).field("messages").type
+    return pa.schema([("trajectory_id", s), ("rejected_id", s), ("label_task", s), ("prompt", msgs), ("chosen", msgs),
+                      ("rejected", msgs), ("tools", s)])
+
+def _enc(msgs: list[dict]) -> list[dict]:
+    "Tool-call arguments as JSON text, which Arrow then casts to its JSON type."
+    return [{**m, "tool_calls": [{**tc, "function": {**tc["function"], "arguments": json.dumps(tc["function"]["arguments"])}}
+                                 for tc in m["tool_calls"]] if m.get("tool_calls") else None} for m in msgs]
+
 def _write_parquet(rows: list[dict], path: Path, kind: str = "sft"):
     import pyarrow as pa, pyarrow.parquet as pq
-    if kind == "eval": return pq.write_table(pa.Table.from_pylist(rows, schema=_eval_schema()), path)
-    enc = [{**r, "messages": [{**m, "tool_calls": [{**tc, "function": {**tc["function"],
-                                                                         "arguments": json.dumps(tc["function"]["arguments"])}}
-                                                    for tc in m["tool_calls"]] if m.get("tool_calls") else None}
-                              for m in r["messages"]]} for r in rows]
+    if kind in ("eval", "rl"): return pq.write_table(pa.Table.from_pylist(rows, schema=_eval_schema()), path)
+    if kind in _PREFERENCE:
+        enc = [{**r, **{k: _enc(r[k]) for k in ("prompt", "chosen", "rejected")}} for r in rows]
+        return pq.write_table(pa.Table.from_pylist(enc, schema=_preference_schema(pa.string())).cast(_preference_schema()), path)
+    enc = [{**r, "messages": _enc(r["messages"])} for r in rows]
     table = pa.Table.from_pylist(enc, schema=_arrow_schema(pa.string())).cast(_arrow_schema())
     pq.write_table(table, path)
 
@@ -156,7 +166,7 @@ def _next_id(s, root: Path) -> str:
     return f"D{max(nums, default=0) + 1}"
 
 # %% ../../nbs/02_data/02_datasets.ipynb #f42e9e8a
-_SPECIAL = ("since", "until", "tags", "limit")
+_SPECIAL = ("since", "until", "tags", "limit", "quality", "min_rating")
 
 def _utc(name: str, v) -> datetime:
     if isinstance(v, str):
@@ -182,6 +192,11 @@ def _norm_filters(filters: dict | None) -> dict:
         f["tags"] = sorted(set(tags))
     if "limit" in f and (isinstance(f["limit"], bool) or not isinstance(f["limit"], int) or f["limit"] < 1):
         raise InvalidInput(f"filter 'limit' must be a positive integer, got {f['limit']!r}")
+    if "quality" in f and not isinstance(f["quality"], (bool, dict)):
+        raise InvalidInput(f"filter 'quality' must be true/false or a dict of quality_filter options, got {f['quality']!r}")
+    if "min_rating" in f and (isinstance(f["min_rating"], bool) or not isinstance(f["min_rating"], (int, float))
+                              or not 1 <= f["min_rating"] <= 5):
+        raise InvalidInput(f"filter 'min_rating' must be a number from 1 to 5, got {f['min_rating']!r}")
     return json.loads(json.dumps(f, default=list))
 
 def _select(trajs: list[Trajectory], filters: dict) -> list[Trajectory]:
@@ -197,6 +212,45 @@ def _select(trajs: list[Trajectory], filters: dict) -> list[Trajectory]:
         if t.id not in seen and ok(t): seen.add(t.id); out.append(t)
     if "limit" in f: out = sorted(out, key=lambda t: (_utc("created_at", t.created_at), t.id))[:f["limit"]]
     return out
+
+def _rated(trajs: list[Trajectory], min_rating: float, store: Store) -> list[Trajectory]:
+    "Trajectories whose human ratings average at least `min_rating` (unrated ones are left out)."
+    from agentfactory.data.labels import labels_of_trajectories
+    from statistics import mean
+    by_id = {}
+    for l in labels_of_trajectories([t.id for t in trajs], store, suggestions=False):
+        if "rating" in l.value: by_id.setdefault(l.task_id, []).append(l.value["rating"])
+    from agentfactory.data.labels import get_tasks
+    score = {tid: mean(v) for task in get_tasks(list(by_id), store) for tid in task.trajectory_ids for v in [by_id[task.id]]}
+    return [t for t in trajs if score.get(t.id, 0) >= min_rating]
+
+def _quality(trajs: list[Trajectory], opts) -> tuple[list[Trajectory], dict]:
+    from agentfactory.data.quality import quality_filter
+    kept, report = quality_filter(trajs, **(opts if isinstance(opts, dict) else {}))
+    return kept, {"total": report.total, "kept": report.kept, "dropped": dict(report.dropped)}
+
+def _preference_rows(trajs: list[Trajectory], tools, store: Store) -> tuple[list[Trajectory], list[dict]]:
+    "prompt / chosen / rejected rows from finished pairwise label tasks with a strict human majority."
+    from agentfactory.data.labels import list_tasks, labels
+    by_id = {t.id: t for t in trajs}
+    used, rows = {}, []
+    for task in list_tasks(store, kind="pairwise", status="done"):
+        a, b = task.trajectory_ids
+        if a not in by_id or b not in by_id: continue
+        votes = Counter(l.value["choice"] for l in labels(store, task_id=task.id))
+        top = votes.most_common()
+        if not top or top[0][0] == "tie" or (len(top) > 1 and top[1][1] == top[0][1]): continue
+        chosen, rejected = (by_id[a], by_id[b]) if top[0][0] == "a" else (by_id[b], by_id[a])
+        cm, rm = chosen.chat(), rejected.chat()
+        n = next((i for i, m in enumerate(cm) if m["role"] == "assistant"), len(cm))
+        if cm[:n] != rm[:n]: continue               # not the same prompt: nothing to prefer between
+        t_tools = chosen.metadata.get("tools") or tools
+        rows.append({"trajectory_id": chosen.id, "rejected_id": rejected.id, "label_task": task.id, "prompt": cm[:n],
+                     "chosen": cm[n:], "rejected": rm[n:],
+                     "tools": json.dumps(t_tools, ensure_ascii=False) if t_tools else None})
+        used[chosen.id], used[rejected.id] = chosen, rejected
+    rows.sort(key=lambda r: (r["trajectory_id"], r["rejected_id"]))
+    return sorted(used.values(), key=lambda t: t.id), rows
 
 def _stored(store: Store | None, filters: dict) -> list[Trajectory]:
     "The ingested trajectories, narrowed in the database by the scalar equality filters it can apply."
@@ -218,9 +272,6 @@ def build_dataset(kind: str = "sft", trajectories: list[Trajectory] | None = Non
                   tools: list[dict] | None = None) -> DatasetVersion:
     "Build (or find) the content-hashed dataset version of `kind` from `trajectories` (default: the stored ones)."
     if trajectories is None and not isinstance(kind, str): kind, trajectories = "sft", kind   # build_dataset(trajs)
-    if kind in _NEEDS_LABELS:
-        raise InvalidInput(f"dataset kind {kind!r} needs {_NEEDS_LABELS[kind]}, and no such labels exist yet; "
-                           f"build one of {', '.join(KINDS)} instead")
     if kind not in KINDS: raise InvalidInput(f"dataset kind must be one of {', '.join(KINDS)}, got {kind!r}")
     filters = _norm_filters(filters)                                  # as stored: JSON
     st = _store(store)
@@ -228,14 +279,22 @@ def build_dataset(kind: str = "sft", trajectories: list[Trajectory] | None = Non
     where = "the given trajectories" if trajectories is not None else "the stored trajectories"
     if not trajs: raise InvalidInput(f"no trajectories to build a {kind} dataset from: none of {where} match filters {filters}")
     trajs.sort(key=lambda t: t.id)
-    trajs, rows = _rows(kind, trajs, tools)
+    quality = None
+    if filters.get("quality"): trajs, quality = _quality(trajs, filters["quality"])
+    if "min_rating" in filters: trajs = _rated(trajs, filters["min_rating"], st)
+    if kind in _PREFERENCE:
+        trajs, rows = _preference_rows(trajs, tools, st)
+        if not rows: raise InvalidInput(f"no preference pairs for a {kind} dataset: it needs finished pairwise label tasks "
+                                        f"(agentfactory.data.labels) over trajectories matching {filters}, with a majority for A or B")
+    else: trajs, rows = _rows(kind, trajs, tools)
+    if not rows: raise InvalidInput(f"no rows left for a {kind} dataset after the filters {filters}")
     h = content_hash(rows)
     root = Path(out_root) if out_root else get_settings().artifacts/"datasets"
     root.mkdir(parents=True, exist_ok=True)
     with st.session() as s:
         found = s.scalars(select(_DatasetRow).where(_DatasetRow.kind == kind, _DatasetRow.hash == h)).first()
         if found: log.info("dataset %s already holds these %d rows", found.id, found.rows); return _version(found)
-    stats = _stats(trajs, rows)
+    stats = _stats(trajs, rows) | ({"quality": quality} if quality else {})
     tmp = root/f".tmp-{new_id()}"
     try:
         for attempt in range(5):
