@@ -68,6 +68,8 @@ def create_app(runtime: Runtime|None = None, max_body_bytes: int = 32 * 2**20) -
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
     app.include_router(data_router)
     app.include_router(data_router, prefix="/data", include_in_schema=False)
+    from agentfactory.api.lineage import router as lineage_router   # lineage, deletion, audit
+    app.include_router(lineage_router)
 
     @app.get("/healthz")
     def healthz() -> dict: return rt().health()

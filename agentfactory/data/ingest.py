@@ -58,7 +58,8 @@ def _insert_new(s, model, rows: list[dict], update: bool = False) -> int:
     With `update`, stored rows take the new values (all but `id` and `created_at`)."""
     first: dict[str, dict] = {}
     for r in rows: first.setdefault(r["id"], r)
-    uniq = list(first.values())
+    # in id order: concurrent batches that overlap then lock their rows in one order, so PostgreSQL never deadlocks them
+    uniq = sorted(first.values(), key=lambda r: r["id"])
     ids, existing = [r["id"] for r in uniq], set()
     for i in range(0, len(ids), 500):
         existing.update(s.scalars(select(model.id).where(model.id.in_(ids[i:i+500]))))
@@ -98,15 +99,21 @@ def _event_row(e: Event) -> dict:
     return dict(id=e.id, type=e.type, tenant=e.tenant, session_id=e.session_id, env_id=e.env_id,
                 trajectory_id=e.trajectory_id, agent_version=e.agent_version, ts=e.ts, payload=e.model_dump(mode="json")["payload"])
 
+def _subjects(items: list[tuple]) -> tuple:
+    "The subject-index batch (see `data.lineage`) of `(record, redactor, trajectory_id, event_id)` items."
+    from agentfactory.data.lineage import _SubjectRow, subject_rows
+    return (_SubjectRow, [r for rec, red, tid, eid in items for r in subject_rows(rec, red, trajectory_id=tid, event_id=eid)])
+
 def ingest_events(events: Iterable[Event | dict], store: Store | None = None, redact: bool = True) -> list[str]:
     "Validate, redact and store a batch of events, all or nothing; ids already stored are skipped."
-    evs = _validate_events(events)
+    evs, redactors = _validate_events(events), {}
     if redact and evs:
         from agentfactory.data.pii import Redactor, redact_payload
-        redactors: dict[str, Redactor] = defaultdict(Redactor)
+        redactors = defaultdict(Redactor)
         evs = [e.model_copy(update={"payload": redact_payload(e.payload, redactors[e.trajectory_id or e.session_id or e.id])})
                for e in evs]
-    n, = _write(_store(store), [(_EventRow, [_event_row(e) for e in evs])])
+    subjects = _subjects([(e.payload, redactors.get(e.trajectory_id or e.session_id or e.id), e.trajectory_id, e.id) for e in evs])
+    n, _ = _write(_store(store).ensure(subjects[0]), [(_EventRow, [_event_row(e) for e in evs]), subjects])
     log.info("ingested %d events (%d new)", len(evs), n)
     return [e.id for e in evs]
 
@@ -147,13 +154,16 @@ def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None,
     trajs = list(trajs)
     if not all(isinstance(t, Trajectory) for t in trajs):
         trajs = [t if isinstance(t, Trajectory) else Trajectory.model_validate(t) for t in trajs]
+    redactors = [None] * len(trajs)
     if redact and trajs:
         from tqdm.auto import tqdm
-        from agentfactory.data.pii import redact_trajectory
-        trajs = [redact_trajectory(t) for t in tqdm(trajs, desc="redacting", disable=len(trajs) < 50)]
+        from agentfactory.data.pii import Redactor, redact_trajectory
+        redactors = [Redactor() for _ in trajs]
+        trajs = [redact_trajectory(t, r) for t, r in zip(tqdm(trajs, desc="redacting", disable=len(trajs) < 50), redactors)]
     rows = [_trajectory_row(t) for t in trajs]
     events = [_event_row(e) for t in trajs for e in trajectory_events(t)]
-    nt, ne = _write(_store(store), [(_TrajectoryRow, rows, update), (_EventRow, events)])
+    subjects = _subjects([(t, r, t.id, None) for t, r in zip(trajs, redactors)])
+    nt, ne, _ = _write(_store(store).ensure(subjects[0]), [(_TrajectoryRow, rows, update), (_EventRow, events), subjects])
     log.info("ingested %d trajectories (%d new), %d new events", len(trajs), nt, ne)
     return [t.id for t in trajs]
 
