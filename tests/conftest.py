@@ -1,4 +1,5 @@
 "Shared fixtures: an isolated artifact root + store per test, and a real uvicorn server on 127.0.0.1."
+import os, uuid
 from contextlib import contextmanager
 import pytest
 from agentfactory.core.serving import serve_app
@@ -31,3 +32,21 @@ def serve(app):
         yield url
     finally:
         stop()
+
+
+PG_URL = os.environ.get("AGENTFACTORY_TEST_PG_URL", "")   # set by `make test` (.ci/postgres.sh start)
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path):
+    "A fresh, empty store URL on each backend: a SQLite file, and a PostgreSQL schema of its own (dropped afterwards)."
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path/'store.db'}"
+        return
+    if not PG_URL: pytest.skip("AGENTFACTORY_TEST_PG_URL is unset; `make test` starts PostgreSQL with .ci/postgres.sh")
+    from sqlalchemy import create_engine, text
+    schema, admin = f"t_{uuid.uuid4().hex[:12]}", create_engine(PG_URL)
+    with admin.begin() as c: c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try: yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as c: c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

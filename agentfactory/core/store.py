@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from sqlalchemy import JSON, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from .settings import get_settings
 
@@ -53,7 +54,10 @@ class Store:
                     if ix.name in names: t.indexes.discard(ix)
                     names.add(ix.name)
             if todo:
-                Base.metadata.create_all(self.engine, tables=todo)
+                for attempt in range(3):
+                    try: Base.metadata.create_all(self.engine, tables=todo); break
+                    except DBAPIError:    # another process created some between the check and the CREATE: check again
+                        if attempt == 2: raise
                 self._ensured.update(t.name for t in todo)
         return self
 
