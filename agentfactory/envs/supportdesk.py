@@ -526,7 +526,7 @@ def tasks(self: SupportDesk, split: str = "train", levels: tuple[int, ...] = (1,
 
 # %% ../../nbs/03_envs/00_supportdesk.ipynb #72e4f0e5
 _STATUS_RE = re.compile(r"\b(processing|shipped|delivered|cancell?ed)\b", re.I)
-_NOT_SHIPPED_RE = re.compile(r"(\bnot|n't|\bnever)\s+(yet\s+)?(been\s+)?ship", re.I)
+_NOT_SHIPPED_RE = re.compile(r"(\bnot|n't|\bnever)\s+(yet\s+)?(been\s+)?ship\w*", re.I)
 
 def _statuses_in(text: str) -> set[str]:
     return {m.lower().replace("canceled", "cancelled") for m in _STATUS_RE.findall(text)}
@@ -539,7 +539,8 @@ def answer_correct(task: Task, answer: str | None) -> bool:
     if not answer: return False
     e = task.expected
     if task.kind == "order_status":
-        found = _statuses_in(answer)
+        if e["status"] in ("shipped", "delivered") and _NOT_SHIPPED_RE.search(answer): return False
+        found = _statuses_in(_NOT_SHIPPED_RE.sub(" ", answer))     # "has not shipped" does not claim the status shipped
         allowed = {e["status"], "shipped"} if e["status"] == "delivered" else {e["status"]}
         return e["status"] in found and found <= allowed
     if task.kind == "order_total":
