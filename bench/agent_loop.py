@@ -1,7 +1,7 @@
 """Batched vs one-at-a-time generation in the agent loop, on held-out support-desk tasks.
 
 Prints one JSON object: episodes per second both ways, the speedup, and whether outcomes agree.
-Usage: python bench/agent_loop.py [--model smollm2|tiny|PATH] [--episodes 32] [--batch-size 16]"""
+Usage: python bench/agent_loop.py [--model smollm2|tiny|PATH] [--episodes 32] [--batch-size 16] [--dtype auto|float32|bfloat16]"""
 import argparse, json, os, tempfile, time
 
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -9,6 +9,7 @@ p.add_argument("--model", default="smollm2", help="smollm2 | tiny | a local HF f
 p.add_argument("--episodes", type=int, default=32)
 p.add_argument("--batch-size", type=int, default=16)
 p.add_argument("--max-new-tokens", type=int, default=64)
+p.add_argument("--dtype", default="auto", help="auto | float32 | bfloat16 (HFPolicy's dtype)")
 a = p.parse_args()
 os.environ.setdefault("AGENTFACTORY_ARTIFACT_ROOT", os.path.join(tempfile.gettempdir(), "agentfactory-bench"))
 
@@ -24,7 +25,8 @@ res = {"model": a.model, "episodes": len(tasks), "batch_size": a.batch_size, "ma
        "cpu_cores": os.cpu_count()}
 outcomes = {}
 for mode, bs in (("batched", a.batch_size), ("sequential", 1)):
-    pol = HFPolicy(path, batch_size=bs, max_new_tokens=a.max_new_tokens)
+    pol = HFPolicy(path, batch_size=bs, max_new_tokens=a.max_new_tokens, dtype=a.dtype)
+    res["dtype"] = pol.dtype
     t0 = time.perf_counter()
     trajs = run_episodes(pol, desk, tasks, source="eval", progress=False)
     dt = time.perf_counter() - t0
