@@ -6,7 +6,7 @@ Docs: https://agentfactory.github.io/agentfactory/08_api/data.html.md"""
 
 # %% ../../nbs/08_api/01_data.ipynb #bd331290
 from __future__ import annotations
-import logging, threading
+import logging
 from datetime import datetime, timezone
 from typing import Any, Literal
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -82,19 +82,14 @@ class EventPage(BaseModel):
     events: list[Event]
     total: int
 
-_write_lock = threading.Lock()
 
 @router.post("/events")
 def post_events(request: Request, body: Any = Body(..., examples=[{"events": [{"id": "ev_1", "type": "feedback", "session_id": "s1", "payload": {"rating": 5}}]}])) -> IngestResult:
     "Ingest a batch of events, all or nothing; ids already stored are skipped."
     items, _ = _batch(body, "events", MAX_EVENTS)
     _check_fields(items, "event", Event)
-    st = _store(request)
-    with _write_lock:
-        before = count_events(st)
-        ids = ingest_events(items, st)
-        new = count_events(st) - before
-    return IngestResult(ingested=len(ids), new=new, ids=ids)
+    ids = ingest_events(items, _store(request))
+    return IngestResult(ingested=len(ids), new=ids.new, ids=ids)
 
 @router.get("/events")
 def get_events(request: Request, session_id: str | None = None, trajectory_id: str | None = None,
@@ -112,12 +107,8 @@ def post_trajectories(request: Request, body: Any = Body(...)) -> IngestResult:
     update = opts.get("update", False)
     if not isinstance(update, bool): raise InvalidInput(f"'update' must be true or false, got {_json_type(update)}")
     _check_fields(items, "trajectory", Trajectory)
-    trajs, st = _validate_trajectories(items), _store(request)
-    with _write_lock:
-        uniq = list(dict.fromkeys(t.id for t in trajs))
-        stored = {t.id for i in range(0, len(uniq), 500) for t in load_trajectories(st, ids=uniq[i:i+500])}
-        ids = ingest_trajectories(trajs, st, update=update)
-    return IngestResult(ingested=len(ids), new=len(set(uniq) - stored), ids=ids)
+    ids = ingest_trajectories(_validate_trajectories(items), _store(request), update=update)
+    return IngestResult(ingested=len(ids), new=ids.new, ids=ids)
 
 @router.get("/trajectories/{trajectory_id}")
 def get_trajectory(request: Request, trajectory_id: str) -> Trajectory:

@@ -215,12 +215,11 @@ def _select(trajs: list[Trajectory], filters: dict) -> list[Trajectory]:
 
 def _rated(trajs: list[Trajectory], min_rating: float, store: Store) -> list[Trajectory]:
     "Trajectories whose human ratings average at least `min_rating` (unrated ones are left out)."
-    from agentfactory.data.labels import labels_of_trajectories
+    from agentfactory.data.labels import get_tasks, labels_of_trajectories
     from statistics import mean
     by_id = {}
     for l in labels_of_trajectories([t.id for t in trajs], store, suggestions=False):
         if "rating" in l.value: by_id.setdefault(l.task_id, []).append(l.value["rating"])
-    from agentfactory.data.labels import get_tasks
     score = {tid: mean(v) for task in get_tasks(list(by_id), store) for tid in task.trajectory_ids for v in [by_id[task.id]]}
     return [t for t in trajs if score.get(t.id, 0) >= min_rating]
 

@@ -21,7 +21,8 @@ from ..core.store import Base, Store, get_store
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ingest_events', 'trajectory_events', 'ingest_trajectories', 'load_trajectories', 'load_events', 'count_events']
+__all__ = ['log', 'Ingested', 'ingest_events', 'trajectory_events', 'ingest_trajectories', 'load_trajectories', 'load_events',
+           'count_events']
 
 # %% ../../nbs/02_data/01_ingest.ipynb #5a53fbe4
 class _EventRow(Base):
@@ -104,8 +105,14 @@ def _subjects(items: list[tuple]) -> tuple:
     from agentfactory.data.lineage import _SubjectRow, subject_rows
     return (_SubjectRow, [r for rec, red, tid, eid in items for r in subject_rows(rec, red, trajectory_id=tid, event_id=eid)])
 
-def ingest_events(events: Iterable[Event | dict], store: Store | None = None, redact: bool = True) -> list[str]:
-    "Validate, redact and store a batch of events, all or nothing; ids already stored are skipped."
+class Ingested(list):
+    "The ids an ingest call was given, in input order (a plain list), and `new`: how many were stored for the first time."
+    def __init__(self, ids: Iterable[str], new: int):
+        super().__init__(ids)
+        self.new = new
+
+def ingest_events(events: Iterable[Event | dict], store: Store | None = None, redact: bool = True) -> Ingested:
+    "Validate, redact and store a batch of events, all or nothing; ids already stored are skipped (see `Ingested.new`)."
     evs, redactors = _validate_events(events), {}
     if redact and evs:
         from agentfactory.data.pii import Redactor, redact_payload
@@ -115,7 +122,7 @@ def ingest_events(events: Iterable[Event | dict], store: Store | None = None, re
     subjects = _subjects([(e.payload, redactors.get(e.trajectory_id or e.session_id or e.id), e.trajectory_id, e.id) for e in evs])
     n, _ = _write(_store(store).ensure(subjects[0]), [(_EventRow, [_event_row(e) for e in evs]), subjects])
     log.info("ingested %d events (%d new)", len(evs), n)
-    return [e.id for e in evs]
+    return Ingested([e.id for e in evs], n)
 
 # %% ../../nbs/02_data/01_ingest.ipynb #2431cd27
 def trajectory_events(traj: Trajectory) -> list[Event]:
@@ -147,7 +154,7 @@ def _trajectory_row(t: Trajectory) -> dict:
 
 # %% ../../nbs/02_data/01_ingest.ipynb #6e4829ef
 def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None, redact: bool = True,
-                        update: bool = False) -> list[str]:
+                        update: bool = False) -> Ingested:
     """Redact and store trajectories with their events; re-ingesting the same ids stores nothing new.
     `update=True` is for a trajectory that grows (a runtime session): the stored record is replaced by the
     longer one and only the events of its new messages are added."""
@@ -165,7 +172,7 @@ def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None,
     subjects = _subjects([(t, r, t.id, None) for t, r in zip(trajs, redactors)])
     nt, ne, _ = _write(_store(store).ensure(subjects[0]), [(_TrajectoryRow, rows, update), (_EventRow, events), subjects])
     log.info("ingested %d trajectories (%d new), %d new events", len(trajs), nt, ne)
-    return [t.id for t in trajs]
+    return Ingested([t.id for t in trajs], nt)
 
 # %% ../../nbs/02_data/01_ingest.ipynb #95b74b9b
 def load_trajectories(store: Store | None = None, *, source: str | None = None, scenario_id: str | None = None,
