@@ -16,7 +16,7 @@ app = typer.Typer(help="Agent Factory: take an LLM agent from zero to deployed."
                   pretty_exceptions_enable=False)
 
 # %% auto #0
-__all__ = ['app', 'demo', 'serve', 'main']
+__all__ = ['app', 'env_app', 'demo', 'serve', 'env_serve', 'env_run', 'env_replay', 'main']
 
 # %% ../nbs/10_cli/01_cli.ipynb #9a221c97
 def _summary(report: dict) -> str:
@@ -64,6 +64,53 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to bind"),
     import uvicorn
     from agentfactory.api.app import create_app
     uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
+
+# %% ../nbs/10_cli/01_cli.ipynb #dcf4a4bc
+env_app = typer.Typer(help="Environments: serve a scenario over HTTP, roll out, replay runs.", no_args_is_help=True)
+app.add_typer(env_app, name="env")
+
+@env_app.command("serve")
+def env_serve(scenario: str = typer.Argument(..., help="built-in name, stored name or name@version, or a YAML/Python spec file"),
+              host: str = typer.Option("127.0.0.1", help="interface to bind"),
+              port: int = typer.Option(8100, help="TCP port"),
+              idle_timeout: float = typer.Option(300.0, help="seconds after which an idle run is closed (and stored)"),
+              log_level: str = typer.Option("warning", help="uvicorn log level")):
+    "Serve SCENARIO's environment over HTTP: POST /runs (reset), POST /runs/{id}/step, GET /runs/{id}/trace."
+    import uvicorn
+    from agentfactory.envs.server import create_env_app
+    uvicorn.run(create_env_app(idle_timeout_s=idle_timeout, preload=[scenario]), host=host, port=port, log_level=log_level)
+
+@env_app.command("run")
+def env_run(scenario: str = typer.Argument(..., help="built-in name, stored name or name@version, or a YAML/Python spec file"),
+            split: str = typer.Option("train", help="train | heldout"),
+            n: Optional[int] = typer.Option(None, help="how many tasks (default: all)"),
+            workers: int = typer.Option(1, help="parallel workers"),
+            seed: int = typer.Option(0, help="seed for drawing tasks and for faults")):
+    "Roll the scenario's scripted expert out over its tasks; store the runs; print the success rate."
+    from agentfactory.envs.env import _all_tasks, rollout
+    from agentfactory.envs.spec import resolve_scenario
+    import random
+    sc = resolve_scenario(scenario)
+    tasks = _all_tasks(sc, split)
+    if n is not None: tasks = random.Random(seed).sample(tasks, min(n, len(tasks)))
+    runs = rollout(sc.expert(), scenario, tasks, workers=workers, seed=seed, model_version="expert")
+    ok = sum(bool(r.success) for r in runs)
+    typer.echo(json.dumps({"scenario": sc.id, "version": sc.version, "runs": len(runs), "success": ok,
+                           "first_run": runs[0].id if runs else None}))
+
+@env_app.command("replay")
+def env_replay(run_id: str = typer.Argument(..., help="a stored run (trajectory) id")):
+    "Replay a stored run from its recording, re-run its tool calls live, and print what differs."
+    from agentfactory.envs.env import load_run, replay, rerun, diff
+    stored = load_run(run_id)
+    users = sum(m.role == "user" for m in stored.messages)
+    out = {"run_id": run_id, "scenario": stored.scenario_id, "success": stored.success}
+    if users == 1:
+        again = replay(stored)
+        out["replay_matches"] = not [d for d in diff(stored, again) if d["field"] != "success"]
+        out["replay_success"] = again.success
+    out["live_differences"] = rerun(stored)
+    typer.echo(json.dumps(out, indent=1, default=str))
 
 # %% ../nbs/10_cli/01_cli.ipynb #73908ca0
 def main():

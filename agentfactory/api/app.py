@@ -61,7 +61,12 @@ __all__ = ['log', 'CreateAgent', 'Deploy', 'StepIn', 'error_response', 'create_a
 # %% ../../nbs/08_api/00_app.ipynb #74ffc855
 def create_app(runtime: Runtime|None = None, max_body_bytes: int = 32 * 2**20) -> FastAPI:
     "The Agent Factory HTTP app over `runtime` (default: one on the settings' store)."
-    app = FastAPI(title="Agent Factory", version="0.1")
+    from contextlib import asynccontextmanager
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        app.state.env_runs.shutdown()            # store the env runs still queued
+    app = FastAPI(title="Agent Factory", version="0.1", lifespan=lifespan)
     app.state.runtime = runtime or Runtime()
     rt = lambda: app.state.runtime
     app.add_exception_handler(AgentFactoryError, error_response)
@@ -70,6 +75,9 @@ def create_app(runtime: Runtime|None = None, max_body_bytes: int = 32 * 2**20) -
     app.include_router(data_router, prefix="/data", include_in_schema=False)
     from agentfactory.api.lineage import router as lineage_router   # lineage, deletion, audit
     app.include_router(lineage_router)
+    from agentfactory.envs.server import EnvRuns, env_router        # scenarios and env runs (Environment Factory)
+    app.state.env_runs = EnvRuns(store_obj=app.state.runtime.store)
+    app.include_router(env_router())
 
     @app.get("/healthz")
     def healthz() -> dict: return rt().health()

@@ -95,12 +95,20 @@ class Runtime:
 
     # -- scenarios and models
     def scenario(self, name: str):
-        "The scenario instance named `name` (created on first use)."
-        factories = self._scenario_factories or _default_scenarios()
-        if name not in factories: raise InvalidInput(f"unknown scenario {name!r}; known: {sorted(factories)}")
+        """The scenario instance named `name` (created on first use): one of the given factories, or else any
+        reference `envs.spec.resolve_scenario` knows (a built-in, a stored `name[@version]`, a spec file)."""
         with self._lock:
-            if name not in self._scenarios: self._scenarios[name] = factories[name]()
-            return self._scenarios[name]
+            if name in self._scenarios: return self._scenarios[name]
+            factories = self._scenario_factories or _default_scenarios()
+            if name in factories: sc = factories[name]()
+            elif self._scenario_factories is not None: raise InvalidInput(f"unknown scenario {name!r}; known: {sorted(factories)}")
+            else:
+                from agentfactory.envs.spec import resolve_scenario
+                try: sc = resolve_scenario(name, store=self.store)
+                except NotFound: raise InvalidInput(f"unknown scenario {name!r}: not built in ({', '.join(factories)}), "
+                                                    "not stored (POST /scenarios), not a spec file") from None
+            self._scenarios[name] = sc
+            return sc
 
     def _policy(self, ref: str):
         with self._lock:
