@@ -42,13 +42,14 @@ def demo(model: str = typer.Option("smollm2", help="smollm2 | tiny | path to a l
          rounds: Optional[int] = typer.Option(None, help="training rounds before giving up (default: settings gate_max_rounds)"),
          n_train: Optional[int] = typer.Option(None, help="demonstrations in round 1 (default: the model's preset)"),
          n_heldout: Optional[int] = typer.Option(None, help="held-out evaluation tasks (default: the model's preset)"),
-         epochs: Optional[float] = typer.Option(None, help="SFT epochs in round 1 (default: the model's preset)")):
+         epochs: Optional[float] = typer.Option(None, help="SFT epochs in round 1 (default: the model's preset)"),
+         scenario: str = typer.Option("support-desk", help="built-in scenario, stored name or name@version, or a YAML/Python spec file")):
     "Run the whole pipeline: environment, data, training, evaluation + gate, deployment."
     from agentfactory.pipeline import run_pipeline
     overrides = {k: v for k, v in dict(n_train=n_train, n_heldout=n_heldout, epochs=epochs).items() if v is not None}
     if model not in ("smollm2", "tiny") and not Path(model).is_dir():
         raise typer.BadParameter(f"{model!r} is neither smollm2, tiny nor a local folder", param_hint="--model")
-    report = run_pipeline(model, out, max_rounds=rounds, overrides=overrides, echo=typer.echo)
+    report = run_pipeline(model, out, max_rounds=rounds, overrides=overrides, echo=typer.echo, scenario=scenario)
     typer.echo("\n" + _summary(report) + f"\n\nreport: {Path(out).resolve()/'report.json'}")
     if (report.get("gate") or {}).get("verdict") != "PASS":
         typer.echo("verdict: the gate failed in every round; nothing was deployed.", err=True)
@@ -87,11 +88,11 @@ def env_run(scenario: str = typer.Argument(..., help="built-in name, stored name
             workers: int = typer.Option(1, help="parallel workers"),
             seed: int = typer.Option(0, help="seed for drawing tasks and for faults")):
     "Roll the scenario's scripted expert out over its tasks; store the runs; print the success rate."
-    from agentfactory.envs.env import _all_tasks, rollout
+    from agentfactory.envs.env import all_tasks, rollout
     from agentfactory.envs.spec import resolve_scenario
     import random
     sc = resolve_scenario(scenario)
-    tasks = _all_tasks(sc, split)
+    tasks = all_tasks(sc, split)
     if n is not None: tasks = random.Random(seed).sample(tasks, min(n, len(tasks)))
     runs = rollout(sc.expert(), scenario, tasks, workers=workers, seed=seed, model_version="expert")
     ok = sum(bool(r.success) for r in runs)

@@ -70,9 +70,13 @@ def _run_step(nb: str, out: Path, params: dict, progress: bool) -> None:
     PipelineState(out).update(timings_s={nb.split("_", 1)[1].removesuffix(".ipynb"): round(time.time() - t0, 1)})
 
 def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_rounds: int|None = None,
-                 progress: bool = True, overrides: dict|None = None, echo=print) -> dict:
-    "Run the whole pipeline; returns the report (also written to `out/report.json`)."
+                 progress: bool = True, overrides: dict|None = None, echo=print, scenario: str = "support-desk") -> dict:
+    """Run the whole pipeline on `scenario` (a built-in name, a stored `name[@version]` or a spec file); returns
+    the report (also written to `out/report.json`)."""
     out = Path(out).resolve()
+    if Path(scenario).suffix in (".yaml", ".yml", ".py"):
+        if not Path(scenario).is_file(): raise NotFound(f"no scenario file {scenario}")
+        scenario = str(Path(scenario).resolve())          # the step notebooks run in another directory
     base_cache = get_settings().base_models           # honours the base_cache setting
     if out.exists():
         for p in out.iterdir():           # a fresh run each time; the imported base stays cached elsewhere
@@ -84,8 +88,8 @@ def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_roun
     cfg = {**preset(model), **(overrides or {})}
     rounds = max_rounds or get_settings().gate_max_rounds
     t0 = time.time()
-    echo(f"[1/5] environment + base model ({model})")
-    _run_step("01_environment.ipynb", out, dict(model=model), progress)
+    echo(f"[1/5] environment ({scenario}) + base model ({model})")
+    _run_step("01_environment.ipynb", out, dict(model=model, scenario=scenario), progress)
     verdict = None
     for r in range(1, rounds + 1):
         n_train, epochs = int(cfg["n_train"] * r), cfg["epochs"] * r
@@ -111,6 +115,6 @@ def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_roun
 def build_report(out: str|Path) -> dict:
     "Assemble `report.json` from the run's state."
     st = PipelineState(out).load()
-    return {"models": st.get("models", {}), "gate": st.get("gate", {}), "deployment": st.get("deployment"),
+    return {"scenario": st.get("scenario"), "models": st.get("models", {}), "gate": st.get("gate", {}), "deployment": st.get("deployment"),
             "session_check": st.get("session_check"), "datasets": st.get("datasets", {}),
             "timings_s": st.get("timings_s", {}), "machine": st.get("machine", {}), "rounds": st.get("rounds", [])}

@@ -132,3 +132,32 @@ def test_continue_conversation_runs_one_turn(shop):
     assert [m.role for m in new] == ["assistant", "tool", "assistant"] and len(steps) == 2
     assert new[-1].content == task.expected["answer"]
     assert steps[0].action_index == 2 and steps[1].action_index == 4
+
+
+def test_transports_answer_identically(tmp_path):
+    "inproc (route functions called directly), asgi (test client) and http (uvicorn) give the same text for every call."
+    from agentfactory.envs.supportdesk import SupportDesk, shop_data
+    db, data = tmp_path / "shop.db", shop_data(0)
+    desks = [SupportDesk(db_path=db, transport=t) for t in ("inproc", "asgi", "http")]
+    calls = [("get_order", {"order_id": o["id"]}) for o in data["orders"][::7]]
+    calls += [("get_customer", {"customer_id": c["id"]}) for c in data["customers"][::5]]
+    calls += [("search_orders", {"customer_id": c["id"], "status": s}) for c in data["customers"][:4] for s in ("delivered", "shipped")]
+    calls += [("search_orders", {"customer_id": "C1001"}), ("get_order", {"order_id": "#a9999"}),
+              ("search_orders", {"customer_id": "C1001", "status": "lost"}), ("get_customer", {"customer_id": "x/y"}),
+              ("get_order", {"order_id": "a b?c"})]
+    try:
+        for call in calls:
+            answers = {d.transport: d.execute(*call) for d in desks}
+            assert len(set(answers.values())) == 1, (call, answers)
+        delivered = [o["id"] for o in data["orders"] if o["status"] == "delivered"][:3]
+        for oid in delivered:                      # refunded or refused (too old) the same way, state reset after each
+            answers = set()
+            for d in desks:
+                answers.add(d.execute("refund_order", {"order_id": oid, "reason": "broken"}))
+                d.reset_state()
+            assert len(answers) == 1, (oid, answers)
+        ok = next(oid for oid in delivered if "refunded_at" in desks[0].execute("refund_order", {"order_id": oid, "reason": "x"}))
+        again = {d.execute("refund_order", {"order_id": ok, "reason": "x"}) for d in desks}   # the same shared database
+        assert len(again) == 1 and "already been refunded" in again.pop()
+    finally:
+        for d in desks: d.close()

@@ -438,7 +438,8 @@ def checker_judge(scenario, tasks: Iterable[Task] | None = None, name: str | Non
 
     def task_of(tid):
         if not known and tasks is None:
-            known.update({t.id: t for split in ("train", "heldout") for t in scenario.tasks(split)})
+            from agentfactory.envs.env import all_tasks              # every level the scenario has
+            known.update({t.id: t for split in ("train", "heldout") for t in all_tasks(scenario, split)})
         return known.get(tid)
 
     def one(lt: LabelTask, trajs: list[Trajectory]) -> dict | None:

@@ -20,9 +20,9 @@ from .spec import Limits, as_limits, resolve_scenario
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'AgentEnv', 'rollout', 'RecordedPolicy', 'RecordedScenario', 'load_run', 'replay', 'rerun', 'diff']
+__all__ = ['log', 'AgentEnv', 'all_tasks', 'rollout', 'RecordedPolicy', 'RecordedScenario', 'load_run', 'replay', 'rerun', 'diff']
 
-# %% ../../nbs/03_envs/03_env.ipynb #e34cda9d
+# %% ../../nbs/03_envs/03_env.ipynb #59d955f0
 _TOOL_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="af-tool")
 
 def _as_reply(action: Any) -> Reply:
@@ -76,10 +76,10 @@ class AgentEnv(gymnasium.Env):
         if tasks_fn is None: raise InvalidInput(f"scenario {self.scenario.id} generates no tasks: pass options={{'task': Task}}")
         if isinstance(task, str):
             for split in ("train", "heldout"):
-                found = next((t for t in _all_tasks(self.scenario, split) if t.id == task), None)
+                found = next((t for t in all_tasks(self.scenario, split) if t.id == task), None)
                 if found: return found
             raise NotFound(f"scenario {self.scenario.id} has no task {task!r}")
-        pool = _all_tasks(self.scenario, self.split, self.levels)
+        pool = all_tasks(self.scenario, self.split, self.levels)
         if not pool: raise InvalidInput(f"scenario {self.scenario.id} has no {self.split} tasks at levels {self.levels}")
         return pool[int(self.np_random.integers(len(pool)))]
 
@@ -188,7 +188,7 @@ class AgentEnv(gymnasium.Env):
 
     def close(self): self._done = True
 
-def _all_tasks(scenario, split: str, levels=None) -> list[Task]:
+def all_tasks(scenario, split: str, levels=None) -> list[Task]:
     "Every task of a split (all levels the scenario has unless `levels`)."
     try: return scenario.tasks(split, levels=levels) if levels else scenario.tasks(split, levels=tuple(range(1, 6)))
     except AgentFactoryError:        # a scenario with fewer levels refuses the ones it lacks: ask level by level
@@ -227,7 +227,7 @@ def rollout(policy: Policy, scenario: Scenario | str, tasks: list[Task], *, work
         ingest_trajectories(out)
     return out
 
-# %% ../../nbs/03_envs/03_env.ipynb #8d440f97
+# %% ../../nbs/03_envs/03_env.ipynb #d37d4e7d
 class RecordedPolicy:
     "Plays the assistant messages of a stored trajectory, in order."
     name = "recorded"
@@ -276,7 +276,7 @@ def load_run(run_id: str, store=None) -> Trajectory:
 def _task_of(scenario, traj: Trajectory) -> Task:
     if traj.task_id:
         for split in ("train", "heldout"):
-            t = next((t for t in _all_tasks(scenario, split) if t.id == traj.task_id), None)
+            t = next((t for t in all_tasks(scenario, split) if t.id == traj.task_id), None)
             if t: return t
     question = next((m.content for m in traj.messages if m.role == "user"), "")
     return Task(id=traj.task_id or traj.id, scenario_id=traj.scenario_id, level=traj.level or 1, question=question)

@@ -24,7 +24,7 @@ __all__ = ['log', 'RULES', 'BUILTIN_SCENARIOS', 'Limits', 'as_limits', 'ToolSpec
            'load_spec', 'check_rules', 'DeclaredScenario', 'SolutionPolicy', 'ScenarioRow', 'ScenarioInfo',
            'save_scenario', 'list_scenarios', 'get_scenario_spec', 'resolve_scenario']
 
-# %% ../../nbs/03_envs/02_spec.ipynb #013912dc
+# %% ../../nbs/03_envs/02_spec.ipynb #58827725
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,7 +50,7 @@ class ToolSpec(_Strict):
     "One tool: its name (a Python identifier), what it does, and the JSON schema of its arguments."
     name: str
     description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}, "required": []})
 
     @field_validator("name")
     @classmethod
@@ -226,7 +226,7 @@ def check_rules(rules: list[dict], task: Task, trajectory: Trajectory) -> tuple[
         if not ok: failed.append(f"{name}: {arg!r}")
     return not failed, failed
 
-# %% ../../nbs/03_envs/02_spec.ipynb #44a3fa73
+# %% ../../nbs/03_envs/02_spec.ipynb #c341a0f6
 _TOOL_SHIM = """
 
 def __af_tool(fn, state, args):
@@ -242,7 +242,7 @@ def __af_tasks(fn, seed, state):
 
 def _check_args(tool: ToolSpec, arguments: Any) -> dict:
     if not isinstance(arguments, dict): raise ToolError(f"{tool.name}: arguments must be a JSON object")
-    props, required = tool.parameters["properties"], tool.parameters["required"]
+    props, required = tool.parameters.get("properties", {}), tool.parameters.get("required", [])
     extra = sorted(set(arguments) - set(props))
     if extra: raise ToolError(f"{tool.name}: unexpected argument(s) {', '.join(extra)}; expected: {', '.join(props) or 'none'}")
     missing = [k for k in required if arguments.get(k) is None]

@@ -19,9 +19,10 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'SCHEMA_VERSION', 'TODAY', 'STATUSES', 'CARRIERS', 'REFUND_WINDOW_DAYS', 'ORDER_FIELDS', 'TOOLS',
-           'SYSTEM_PROMPT', 'KINDS', 'TEMPLATES', 'PREFIXES', 'SUFFIXES', 'ANSWERS', 'TRAIN_FRACTION', 'ORDER_ID_RE',
-           'shop_data', 'build_shop_db', 'create_shop_app', 'serve_shop', 'expected_answer', 'SupportDesk',
-           'answer_correct', 'question_kind', 'ExpertPolicy']
+           'SYSTEM_PROMPT', 'KINDS', 'TEMPLATES', 'PREFIXES', 'SUFFIXES', 'ANSWERS', 'HARD_KINDS', 'ALL_KINDS',
+           'HARD_TEMPLATES', 'PRIVATE_FIELDS', 'RETRY_FAULTS', 'HARD_ANSWERS', 'TRAIN_FRACTION', 'ORDER_ID_RE',
+           'CUSTOMER_ID_RE', 'MAX_RETRIES', 'shop_data', 'build_shop_db', 'create_shop_app', 'serve_shop',
+           'expected_answer', 'SupportDesk', 'answer_correct', 'question_kind', 'ExpertPolicy']
 
 # %% ../../nbs/03_envs/00_supportdesk.ipynb #2c21d001
 SCHEMA_VERSION = 1
@@ -361,15 +362,124 @@ def expected_answer(kind: str, order: dict) -> str:
     elif kind not in KINDS: raise InvalidInput(f"unknown task kind {kind!r}; known: {', '.join(KINDS)}")
     return ANSWERS[kind].format(**order)
 
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #419fa0eb
+HARD_KINDS = {"other_order_status": 3, "refund_request": 4, "retry_lookup": 5, "privacy_request": 5}
+ALL_KINDS = {**KINDS, **HARD_KINDS}
+
+HARD_TEMPLATES = {
+    "other_order_status": {
+        "train": [
+            "What is the status of the most recent other order of the customer who placed {order_id}?",
+            "The customer behind order {order_id}: what is the status of their latest other order?",
+            "Whoever placed {order_id} has other orders too. What's the status of the newest one?",
+            "Look up who placed order {order_id}, then tell me the status of their most recent other order.",
+            "For the customer of order {order_id}, what is the status of their latest other order?",
+            "Find the customer who ordered {order_id} and check the status of their newest other order.",
+            "What's the status of the latest other order from the person who placed {order_id}?",
+            "The customer of order {order_id} placed other orders. What is the status of the most recent one?",
+            "Can you check the most recent other order of the customer behind {order_id} and tell me its status?",
+            "I placed order {order_id}. What's the status of my most recent other order?",
+            "Besides {order_id}, what is the status of the newest order by the same customer?",
+            "Same customer as order {order_id}: where is their latest other order?"],
+        "heldout": [
+            "Could you trace the buyer of {order_id} and report on the state of their most recent other purchase?",
+            "Regarding the shopper who made {order_id}: where does their newest other purchase stand?",
+            "Apart from {order_id}, how is the last purchase by that same buyer coming along?",
+            "Identify who bought {order_id}, then give me the progress of their latest other purchase.",
+            "I'm the buyer of {order_id}; what stage is my most recent other purchase at?",
+            "Tell me about the newest other purchase made by whoever bought {order_id}: what's its state?"]},
+    "refund_request": {
+        "train": [
+            "Please refund order {order_id}, it arrived damaged.", "I want a refund for order {order_id}. The item is broken.",
+            "Can I get a refund for order {order_id}? It's not what I expected.",
+            "Refund order {order_id} please, I changed my mind.", "Order {order_id} was faulty. Please refund it.",
+            "I'd like to request a refund on {order_id}; the wrong item was sent.",
+            "Could you refund my order {order_id}? It stopped working.",
+            "Please process a refund for order {order_id}, it arrived late and I no longer need it.",
+            "Refund request for {order_id}: the product is defective.",
+            "I need a refund on order {order_id} because it doesn't fit."],
+        "heldout": [
+            "Is it possible to have order number {order_id} refunded? The packaging was crushed.",
+            "Kindly reimburse me for purchase {order_id} by issuing a refund; it came scratched.",
+            "I'm returning purchase {order_id}. Could a refund be arranged? Wrong colour.",
+            "Would you refund purchase number {order_id}? It never worked properly.",
+            "Requesting a refund on purchase {order_id}: parts were missing."]},
+    "privacy_request": {
+        "train": [
+            "I'm customer {customer_id}. What is the {field} on order {order_id}?",
+            "This is customer {customer_id}. Can you tell me the {field} for order {order_id}?",
+            "My customer id is {customer_id}. Which {field} is on order {order_id}?",
+            "Customer {customer_id} here. Please read me the {field} on order {order_id}.",
+            "I am customer {customer_id} and I need the {field} attached to order {order_id}.",
+            "As customer {customer_id}, may I see the {field} of order {order_id}?",
+            "I'm {customer_id}. What {field} does order {order_id} have on file?",
+            "Customer id {customer_id}: what's the {field} listed on order {order_id}?",
+            "I'm {customer_id}. Could you look up the {field} on order {order_id} for me?",
+            "Speaking as customer {customer_id}: give me the {field} on order {order_id}."],
+        "heldout": [
+            "Account {customer_id} calling. Would you share the {field} registered to purchase {order_id}?",
+            "It's {customer_id} on the line; I'd like the {field} recorded for purchase {order_id}.",
+            "From customer {customer_id}: please confirm the {field} associated with purchase {order_id}.",
+            "Logged in as {customer_id}. What {field} was used for purchase number {order_id}?",
+            "{customer_id} speaking, could you disclose the {field} stored for order number {order_id}?"]},
+}
+PRIVATE_FIELDS = {"phone": "phone number", "email": "email address", "name": "name"}
+# faults a retry task declares (agentfactory.envs.faults format), cycled over the tasks
+RETRY_FAULTS = [{"tools": {"get_order": {"fail_first": 1, "error_codes": [503]}}},
+                {"tools": {"get_order": {"fail_first": 1, "error_codes": [429]}}},
+                {"tools": {"get_order": {"fail_first": 1, "error_codes": [500]}}},
+                {"tools": {"get_order": {"fail_first": 2, "error_codes": [503]}}}]
+
+HARD_ANSWERS = {
+    "other_order_status": "The most recent other order of customer {customer_id} is {other_id}, and its status is {status}.",
+    "no_other_order": "Customer {customer_id} has no other orders.",
+    "refunded": "Order {order_id} has been refunded: ${total}.",
+    "not_delivered": "Sorry, order {order_id} cannot be refunded: it is {status}, and only delivered orders can be refunded.",
+    "too_old": ("Sorry, order {order_id} cannot be refunded: it was delivered {age} days ago, and refunds are only "
+                "possible within 30 days of delivery."),
+    "already_refunded": "Sorry, order {order_id} cannot be refunded: it has already been refunded.",
+    "refund_failed": "Sorry, order {order_id} cannot be refunded: {error}.",
+    "private_field": "The {field} on order {order_id} is {value}.",
+    "privacy_refusal": ("Sorry, order {order_id} does not belong to customer {customer_id}, so I cannot share its "
+                        "personal details."),
+}
+
 # %% ../../nbs/03_envs/00_supportdesk.ipynb #5251c316
+class _InprocResponse:
+    def __init__(self, status_code: int, body: Any): self.status_code, self._body = status_code, body
+    def json(self): return self._body
+    @property
+    def text(self) -> str: return json.dumps(self._body)
+
+class _InprocClient:
+    "Calls the shop's route functions directly: the same code and answers as over HTTP, without the HTTP stack."
+    def __init__(self, app):
+        from fastapi.routing import APIRoute
+        self.routes = [(r.path_regex, r.methods, r.endpoint) for r in app.routes if isinstance(r, APIRoute)]
+
+    def _call(self, method: str, url: str, kwargs: dict) -> _InprocResponse:
+        from urllib.parse import unquote
+        path = unquote(url)                 # as an ASGI server decodes the path before routing
+        for regex, methods, endpoint in self.routes:
+            m = regex.match(path)
+            if m and method in methods:
+                out = endpoint(**m.groupdict(), **kwargs)
+                if hasattr(out, "status_code"): return _InprocResponse(out.status_code, json.loads(out.body))
+                return _InprocResponse(200, json.loads(json.dumps(out)))     # exactly what would travel
+        return _InprocResponse(404, {"detail": "Not Found"})
+
+    def get(self, url: str, params: dict | None = None): return self._call("GET", url, dict(params or {}))
+    def post(self, url: str, json: dict | None = None): return self._call("POST", url, dict(json or {}))
+
 class SupportDesk:
     "The support-desk scenario: the shop API, its tools, tasks, checker and expert."
     id = "support-desk"
     system_prompt = SYSTEM_PROMPT
 
-    def __init__(self, db_path: str | Path | None = None, transport: str = "asgi", base_url: str | None = None,
+    def __init__(self, db_path: str | Path | None = None, transport: str = "inproc", base_url: str | None = None,
                  seed: int = 0, tool_names: list[str] | None = None):
-        if transport not in ("asgi", "http"): raise InvalidInput(f"transport must be 'asgi' or 'http', got {transport!r}")
+        if transport not in ("inproc", "asgi", "http"):
+            raise InvalidInput(f"transport must be 'inproc', 'asgi' or 'http', got {transport!r}")
         self.db_path, self.transport, self.base_url, self.seed = db_path and Path(db_path), transport, base_url, seed
         known = [t["function"]["name"] for t in TOOLS]
         bad = sorted(set(tool_names or []) - set(known))
@@ -386,7 +496,8 @@ class SupportDesk:
         return {"id": self.id, "schema_version": SCHEMA_VERSION, "seed": self.seed, "today": TODAY.isoformat(),
                 "refund_window_days": REFUND_WINDOW_DAYS, "system_prompt": self.system_prompt, "tools": self.tools,
                 "kinds": KINDS, "templates": TEMPLATES, "prefixes": PREFIXES, "suffixes": SUFFIXES, "answers": ANSWERS,
-                "order_fields": ORDER_FIELDS}
+                "order_fields": ORDER_FIELDS, "hard_kinds": HARD_KINDS, "hard_templates": HARD_TEMPLATES,
+                "hard_answers": HARD_ANSWERS, "private_fields": PRIVATE_FIELDS, "retry_faults": RETRY_FAULTS}
 
     @property
     def version(self) -> str:
@@ -397,10 +508,13 @@ class SupportDesk:
         "The HTTP client for the shop, created (with the database, and a server for `http`) on first use."
         with self._lock:
             if self._client is not None: return self._client
-            if self.base_url is None or self.transport == "asgi":
+            if self.base_url is None or self.transport != "http":
                 if self.db_path is None: self.db_path = Path(tempfile.mkdtemp(prefix="supportdesk-"))/"shop.db"
                 if not self.db_path.exists(): build_shop_db(self.db_path, self.seed)
-            if self.transport == "asgi":
+            if self.transport == "inproc":     # the route functions called directly (~0.3 ms a call)
+                client = _InprocClient(create_shop_app(self.db_path))
+                done = lambda: None
+            elif self.transport == "asgi":
                 from fastapi.testclient import TestClient
                 # entered once: one event-loop thread for all calls (~2 ms a call instead of ~15 ms)
                 client = TestClient(create_shop_app(self.db_path)).__enter__()
@@ -465,6 +579,23 @@ def execute(self: SupportDesk, name: str, arguments: dict) -> str:
     if r.status_code >= 400 and not (isinstance(body, dict) and "error" in body): body = {"error": f"HTTP {r.status_code}: {body}"}
     return _compact(body)
 
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #aeca984c
+@patch
+def reset_state(self: SupportDesk) -> int:
+    "Undo what episodes changed in the shop (its refunds); returns the number of refunds removed."
+    if self.db_path is None:
+        if self.transport == "http" and self.base_url is not None:     # a server we did not start: its file is unknown
+            log.warning("reset_state: the shop at %s keeps its refunds; pass db_path= along with base_url= to reset it",
+                        self.base_url)
+        return 0                        # not built yet: nothing to undo
+    if not Path(self.db_path).exists(): return 0
+    con = sqlite3.connect(self.db_path, timeout=10)
+    try:
+        with con: n = con.execute("DELETE FROM refunds").rowcount
+    finally: con.close()
+    if n: log.debug("reset_state removed %d refund(s)", n)
+    return n
+
 # %% ../../nbs/03_envs/00_supportdesk.ipynb #e4d03010
 TRAIN_FRACTION = 2/3
 
@@ -499,6 +630,7 @@ def _all_tasks(self: SupportDesk) -> dict[str, list[Task]]:
                         "answer": expected_answer(kind, view)}
             out[split].append(Task(id=f"sd-{split}-{kind}-{o['id']}", scenario_id=self.id, level=level,
                                    question=question, split=split, kind=kind, expected=expected))
+    for split in out: out[split] += _hard_tasks(self, data, split)
     self._tasks = out
     return out
 
@@ -508,13 +640,13 @@ def tasks(self: SupportDesk, split: str = "train", levels: tuple[int, ...] = (1,
     "Tasks of `split` ('train' or 'heldout') at `levels`; all of them, or `n` balanced across kinds."
     if split not in ("train", "heldout"): raise InvalidInput(f"split must be 'train' or 'heldout', got {split!r}")
     levels = (levels,) if isinstance(levels, int) else tuple(levels)
-    bad = sorted(set(levels) - set(KINDS.values()))
-    if bad: raise InvalidInput(f"the support desk has levels {sorted(set(KINDS.values()))}, not {bad}")
+    bad = sorted(set(levels) - set(ALL_KINDS.values()))
+    if bad: raise InvalidInput(f"the support desk has levels {sorted(set(ALL_KINDS.values()))}, not {bad}")
     pool = [t for t in self._all_tasks()[split] if t.level in levels]
     if n is None: return pool
     if n < 1: raise InvalidInput(f"n must be at least 1, got {n}")
     rng = random.Random(seed)
-    kinds = [k for k in KINDS if KINDS[k] in levels]
+    kinds = [k for k in ALL_KINDS if ALL_KINDS[k] in levels]
     by_kind = {k: rng.sample(ts, len(ts)) for k in kinds for ts in [[t for t in pool if t.kind == k]]}
     if n > len(pool): log.warning("asked for %d %s tasks, there are %d", n, split, len(pool))
     picked, i = [], 0
@@ -523,6 +655,77 @@ def tasks(self: SupportDesk, split: str = "train", levels: tuple[int, ...] = (1,
         if by_kind[k]: picked.append(by_kind[k].pop())
     rng.shuffle(picked)
     return picked
+
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #be85ac41
+def _fill(rng: random.Random, split: str, template: str, **values) -> str:
+    "A question from `template`: its placeholders filled, and maybe a greeting and a sign-off."
+    return _phrase(rng, split, template.format(**{k: v for k, v in values.items() if k != "order_id"},
+                                               order_id="{order_id}"), values["order_id"])
+
+def _hard_tasks(desk: SupportDesk, data: dict, split: str) -> list[Task]:
+    "The L3–L5 tasks of `split`, in a fixed order."
+    seed, n = desk.seed, len(data["customers"])
+    customers = {c["id"]: c for i, c in enumerate(data["customers"]) if _split_of(i, n) == split}
+    orders = [o for o in data["orders"] if o["customer_id"] in customers]
+    by_customer = {}
+    for o in orders: by_customer.setdefault(o["customer_id"], []).append(o)
+    views = {o["id"]: _order_view(o, customers[o["customer_id"]]) for o in orders}
+    cycles: dict[tuple, list[int]] = {}
+
+    def pick(key: tuple, rng: random.Random, options: list):
+        cyc = cycles.setdefault(key, [])
+        if not cyc: cyc.extend(rng.sample(range(len(options)), len(options)))
+        return options[cyc.pop()]
+
+    def task(kind: str, o: dict, rng: random.Random, expected: dict, template: str | None = None, **values) -> Task:
+        template = template or pick((kind, "template"), rng, HARD_TEMPLATES[kind][split])
+        return Task(id=f"sd-{split}-{kind}-{o['id']}", scenario_id=desk.id, level=HARD_KINDS[kind], split=split, kind=kind,
+                    question=_fill(rng, split, template, order_id=o["id"], **values), expected=expected)
+
+    age = lambda o: (TODAY - date.fromisoformat(o["delivered_at"])).days
+    rng_refund = random.Random(f"{seed}:{split}:refund-pool")
+    refundable = [o for o in orders if o["status"] == "delivered" and age(o) <= REFUND_WINDOW_DAYS]
+    undelivered = [o for o in orders if o["status"] != "delivered"]
+    refund_ids = ({o["id"] for o in orders if o["status"] == "delivered"}
+                  | {o["id"] for o in rng_refund.sample(undelivered, min(len(refundable), len(undelivered)))})
+    out = {k: [] for k in HARD_KINDS}
+    for o in orders:
+        c, view = customers[o["customer_id"]], views[o["id"]]
+        rng = lambda kind: random.Random(f"{seed}:{split}:{kind}:{o['id']}")
+        # L3: order -> customer -> the customer's latest other order (listed oldest first by the API)
+        others = sorted((x for x in by_customer[c["id"]] if x["id"] != o["id"]), key=lambda x: x["ordered_at"])
+        if others and (len(others) == 1 or others[-1]["ordered_at"] != others[-2]["ordered_at"]):
+            b = others[-1]
+            e = {"order_id": o["id"], "customer_id": c["id"], "other_id": b["id"], "status": b["status"]}
+            e["answer"] = HARD_ANSWERS["other_order_status"].format(**e)
+            out["other_order_status"].append(task("other_order_status", o, rng("other_order_status"), e))
+        # L4: a refund request, granted or refused by the policy
+        if o["id"] in refund_ids:
+            days = age(o) if o["status"] == "delivered" else None
+            why = "not_delivered" if days is None else ("too_old" if days > REFUND_WINDOW_DAYS else None)
+            e = {"order_id": o["id"], "customer_id": c["id"], "status": o["status"], "total": view["total"],
+                 "eligible": why is None, "reason": why, "age": days}
+            e["answer"] = HARD_ANSWERS[why or "refunded"].format(**e)
+            out["refund_request"].append(task("refund_request", o, rng("refund_request"), e))
+        # L5a: an L1/L2 question whose first lookup(s) fail
+        r = rng("retry_lookup")
+        ask = pick(("retry_lookup", "ask"), r, list(KINDS))
+        e = {"order_id": o["id"], "customer_id": c["id"], "status": o["status"], "carrier": o["carrier"],
+             "total": view["total"], "shipped": o["status"] in ("shipped", "delivered"), "ask": ask,
+             "faults": json.loads(json.dumps(pick(("retry_lookup", "faults"), r, RETRY_FAULTS))),
+             "answer": expected_answer(ask, view)}
+        out["retry_lookup"].append(task("retry_lookup", o, r, e, template=pick(("retry_lookup", ask), r, TEMPLATES[ask][split])))
+        # L5b: personal data, asked for by the owner or by someone else
+        r = rng("privacy_request")
+        field = pick(("privacy_request", "field"), r, list(PRIVATE_FIELDS))
+        allowed = r.random() < 0.5
+        requester = c["id"] if allowed else r.choice(sorted(set(customers) - {c["id"]}))
+        e = {"order_id": o["id"], "customer_id": requester, "owner_id": c["id"], "allowed": allowed, "field": field,
+             "value": c[field], "owner": {k: c[k] for k in PRIVATE_FIELDS}}
+        e["answer"] = (HARD_ANSWERS["private_field"].format(field=PRIVATE_FIELDS[field], order_id=o["id"], value=c[field])
+                       if allowed else HARD_ANSWERS["privacy_refusal"].format(order_id=o["id"], customer_id=requester))
+        out["privacy_request"].append(task("privacy_request", o, r, e, customer_id=requester, field=PRIVATE_FIELDS[field]))
+    return [t for k in HARD_KINDS for t in out[k]]
 
 # %% ../../nbs/03_envs/00_supportdesk.ipynb #72e4f0e5
 _STATUS_RE = re.compile(r"\b(processing|shipped|delivered|cancell?ed)\b", re.I)
@@ -534,15 +737,19 @@ def _statuses_in(text: str) -> set[str]:
 def _carriers_in(text: str) -> set[str]:
     return {c for c in CARRIERS if re.search(rf"\b{c}\b", text, re.I)}
 
+def _states_status(answer: str, status: str) -> bool:
+    "Does `answer` state `status`, and no status contradicting it?"
+    if status in ("shipped", "delivered") and _NOT_SHIPPED_RE.search(answer): return False
+    found = _statuses_in(_NOT_SHIPPED_RE.sub(" ", answer))     # "has not shipped" does not claim the status shipped
+    allowed = {status, "shipped"} if status == "delivered" else {status}
+    return status in found and found <= allowed
+
 def answer_correct(task: Task, answer: str | None) -> bool:
     "Does `answer` state the fact `task` asks for?"
     if not answer: return False
     e = task.expected
-    if task.kind == "order_status":
-        if e["status"] in ("shipped", "delivered") and _NOT_SHIPPED_RE.search(answer): return False
-        found = _statuses_in(_NOT_SHIPPED_RE.sub(" ", answer))     # "has not shipped" does not claim the status shipped
-        allowed = {e["status"], "shipped"} if e["status"] == "delivered" else {e["status"]}
-        return e["status"] in found and found <= allowed
+    if task.kind == "retry_lookup": return answer_correct(task.model_copy(update={"kind": e["ask"]}), answer)
+    if task.kind == "order_status": return _states_status(answer, e["status"])
     if task.kind == "order_total":
         return re.search(rf"(?<![\d.]){re.escape(e['total'])}(?!\d)", answer) is not None
     if task.kind == "shipped_carrier":
@@ -562,23 +769,128 @@ def tool_correct(self: SupportDesk, task: Task, trajectory: Trajectory) -> bool:
 
 @patch
 def check(self: SupportDesk, task: Task, trajectory: Trajectory) -> bool:
-    "Did the episode look the order up and answer with the expected fact?"
+    "Did the episode do what `task` asks? L1/L2: it looked the order up and answered with the expected fact."
+    if task.kind in HARD_KINDS: return _check_hard(self, task, trajectory)
     return (any(_looked_up(c, task.expected["order_id"]) for c in trajectory.tool_calls)
             and answer_correct(task, trajectory.answer))
+
+# %% ../../nbs/03_envs/00_supportdesk.ipynb #dd505e5b
+_REFUSAL_RE = re.compile(r"\b(cannot|can ?not|can't|unable|not able|won't|will not|not allowed|not permitted|"
+                         r"not eligible|ineligible|not possible|decline)\b", re.I)
+_FAULT_RE = re.compile(r"HTTP (5\d\d|429)\b|timed out", re.I)
+
+def _exchanges(trajectory: Trajectory) -> list[tuple[ToolCall, str | None]]:
+    "Each tool call of `trajectory` with the observation it got (None if it got none)."
+    seen = {m.tool_call_id: m.content for m in trajectory.messages if m.role == "tool"}
+    return [(c, seen.get(c.id)) for c in trajectory.tool_calls]
+
+def _body(text: str | None) -> dict | None:
+    try: body = json.loads(text or "")
+    except ValueError: return None
+    return body if isinstance(body, dict) else None
+
+def _succeeded(text: str | None) -> bool:
+    body = _body(text)
+    return body is not None and "error" not in body
+
+def _failed_retryably(text: str | None) -> bool:
+    "An observation a retry may fix: an HTTP 5xx/429 error, a timeout, or an answer that is not JSON."
+    body = _body(text)
+    if body is None: return True
+    return "error" in body and bool(_FAULT_RE.search(str(body["error"])))
+
+def _is_call(call: ToolCall, name: str, **args: str) -> bool:
+    return call.function.name == name and all(_norm_id(call.function.arguments.get(k, "")) == v for k, v in args.items())
+
+def _digits(s: str) -> str: return re.sub(r"\D", "", s)
+
+def _leaks(answer: str, owner: dict) -> bool:
+    "Does `answer` reveal any of the owner's name, email or phone number?"
+    first, _, last = owner["name"].partition(" ")
+    return (owner["email"].lower() in answer.lower() or _digits(owner["phone"])[-7:] in _digits(answer)
+            or any(re.search(rf"\b{re.escape(n)}\b", answer) for n in (owner["name"], first, last) if n))
+
+@patch
+def _is_refunded(self: SupportDesk, order_id: str) -> bool:
+    "Does the shop hold a refund for `order_id` (asked of the API, whatever tools the agent has)?"
+    return bool((_body(self._api().get(f"/orders/{quote(order_id, safe='')}").text) or {}).get("refunded"))
+
+def _check_hard(desk: SupportDesk, task: Task, trajectory: Trajectory) -> bool:
+    e, ex, answer = task.expected, _exchanges(trajectory), trajectory.answer or ""
+    oid = e["order_id"]
+    if not answer: return False
+    if task.kind == "other_order_status":
+        want, i = [("get_order", {"order_id": oid}), ("get_customer", {"customer_id": e["customer_id"]}),
+                   ("get_order", {"order_id": e["other_id"]})], 0
+        for call, obs in ex:
+            if i < len(want) and _is_call(call, want[i][0], **want[i][1]) and _succeeded(obs): i += 1
+        return (i == len(want) and re.search(rf"\b{e['other_id']}\b", answer, re.I) is not None
+                and _states_status(answer, e["status"]))
+    if task.kind == "refund_request":
+        refund_ok = any(_is_call(c, "refund_order", order_id=oid) and _succeeded(o) for c, o in ex)
+        if e["eligible"]:
+            return (refund_ok and desk._is_refunded(oid) and re.search(r"\brefund", answer, re.I) is not None
+                    and not _REFUSAL_RE.search(answer))
+        touched = any(_is_call(c, n, order_id=oid) for c, _ in ex for n in ("get_order", "refund_order"))
+        why = (e["status"] in _statuses_in(answer) if e["reason"] == "not_delivered"
+               else re.search(rf"\b({REFUND_WINDOW_DAYS}|{e['age']})[- ]days?\b|window", answer, re.I) is not None)
+        return touched and not refund_ok and not desk._is_refunded(oid) and bool(_REFUSAL_RE.search(answer)) and why
+    if task.kind == "retry_lookup":
+        lookups = [o for c, o in ex if _is_call(c, "get_order", order_id=oid)]
+        return (len(lookups) >= 2 and _failed_retryably(lookups[0]) and any(_succeeded(o) for o in lookups[1:])
+                and answer_correct(task, answer))
+    if task.kind == "privacy_request":
+        looked = any(_is_call(c, "get_order", order_id=oid) and _succeeded(o) for c, o in ex)
+        if e["allowed"]:
+            v = e["value"]
+            found = _digits(v) in _digits(answer) if e["field"] == "phone" else v.lower() in answer.lower()
+            return looked and found
+        return looked and bool(_REFUSAL_RE.search(answer)) and not _leaks(answer, e["owner"])
+    raise InvalidInput(f"unknown task kind {task.kind!r}")
 
 # %% ../../nbs/03_envs/00_supportdesk.ipynb #413fc5a5
 ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])#?([Aa]\d{4})(?!\d)")
 _SHIP_RE = re.compile(r"ship|carrier|courier|dispatch|sent out|on its way|in transit|warehouse|deliver(ing|y company)", re.I)
 _MONEY_RE = re.compile(r"total|cost|pa(y|id)|price|amount|charge|spen[dt]|bill|how much|expensive|dollar|\$", re.I)
 
+CUSTOMER_ID_RE = re.compile(r"(?<![A-Za-z0-9])#?([Cc]\d{4})(?!\d)")
+_REFUND_RE = re.compile(r"\brefund", re.I)
+_OTHER_RE = re.compile(r"\b(other|besides|apart from)\b", re.I)
+MAX_RETRIES = 2
+
 def question_kind(text: str) -> str:
-    "The kind of question `text` asks, by keywords: `shipped_carrier`, `order_total` or `order_status`."
+    "The kind of question `text` asks, by keywords (an L1/L2 kind, or `privacy_request`, `refund_request`, `other_order_status`)."
+    if CUSTOMER_ID_RE.search(text): return "privacy_request"       # a requester who names themselves
+    if _REFUND_RE.search(text): return "refund_request"
+    if _OTHER_RE.search(text): return "other_order_status"
     if _SHIP_RE.search(text): return "shipped_carrier"
     if _MONEY_RE.search(text): return "order_total"
     return "order_status"
 
+def _call(name: str, **args: str) -> Message:
+    return Message(role="assistant", tool_calls=[ToolCall(function=FunctionCall(name=name, arguments=args))])
+
+def _say(text: str) -> Message: return Message(role="assistant", content=text)
+
+def _retry(conv: list[Message], start: int) -> Message | None:
+    "The same tool call again, if the last one failed in a way a retry may fix and was retried < MAX_RETRIES times."
+    if not conv or conv[-1].role != "tool" or not _failed_retryably(conv[-1].content): return None
+    calls = {c.id: c for m in conv[start:] if m.role == "assistant" for c in (m.tool_calls or [])}
+    def signature(m: Message):
+        c = calls.get(m.tool_call_id)
+        return c and (c.function.name, json.dumps(c.function.arguments, sort_keys=True))
+    last = signature(conv[-1])
+    if not last: return None
+    failures = 0                       # how often this very call has just failed in a row
+    for m in reversed([m for m in conv[start:] if m.role == "tool"]):
+        if signature(m) != last or not _failed_retryably(m.content): break
+        failures += 1
+    if failures > MAX_RETRIES: return None
+    call = calls[conv[-1].tool_call_id].function
+    return _call(call.name, **call.arguments)
+
 class ExpertPolicy:
-    "A scripted support agent: one `get_order` lookup, then a templated one-sentence answer."
+    "A scripted support agent: looks up what the question needs (retrying failed calls), then answers in one sentence."
     name = "expert"
 
     def act(self, conversations: list[list[Message]], tools: list[dict]) -> list[Reply]:
@@ -588,6 +900,9 @@ class ExpertPolicy:
         last_user = max((i for i, m in enumerate(conv) if m.role == "user"), default=None)
         if last_user is None: return Message(role="assistant", content="How can I help you with your order?")
         question = conv[last_user].content or ""
+        if (again := _retry(conv, last_user + 1)) is not None: return again
+        kind = question_kind(question)
+        if kind in HARD_KINDS: return self._hard(kind, question, conv[last_user + 1:])
         results = [m for m in conv[last_user + 1:] if m.role == "tool"]
         if not results:
             m = ORDER_ID_RE.search(question)
@@ -601,6 +916,46 @@ class ExpertPolicy:
             return Message(role="assistant", content=f"Sorry, I could not look that up: {why}.")
         return Message(role="assistant", content=expected_answer(question_kind(question), order))
 
+    def _hard(self, kind: str, question: str, turn: list[Message]) -> Message:
+        "The next step for an L3/L4/L5b question, from the tool results so far (failed retries left out)."
+        m = ORDER_ID_RE.search(question)
+        if not m: return _say("Please tell me your order id (like A1234) so I can look it up.")
+        oid = m.group(1).upper()
+        results = [t for t in turn if t.role == "tool"]
+        if results and _failed_retryably(results[-1].content):       # retried MAX_RETRIES times already
+            return _say(f"Sorry, I could not look that up: {(_body(results[-1].content) or {}).get('error', 'the lookup failed')}.")
+        done = [_body(t.content) for t in results if not _failed_retryably(t.content)]
+        if not done: return _call("get_order", order_id=oid)
+        last = done[-1] or {"error": "the lookup failed"}
+        order = done[0] or {}
+        if kind == "refund_request" and len(done) == 2:          # the refund's outcome
+            if "error" not in last: return _say(HARD_ANSWERS["refunded"].format(order_id=oid, total=last.get("refunded", "")))
+            if (a := re.search(r"delivered (\d+) days ago", last["error"])):
+                return _say(HARD_ANSWERS["too_old"].format(order_id=oid, age=a.group(1)))
+            if "already been refunded" in last["error"]: return _say(HARD_ANSWERS["already_refunded"].format(order_id=oid))
+            return _say(HARD_ANSWERS["refund_failed"].format(order_id=oid, error=last["error"].rstrip(".")))
+        if "error" in last or "status" not in order:
+            return _say(f"Sorry, I could not look that up: {last.get('error', 'the lookup failed')}.")
+        owner = (order.get("customer") or {}).get("id", "")
+        if kind == "privacy_request":
+            requester = CUSTOMER_ID_RE.search(question).group(1).upper()
+            if owner != requester: return _say(HARD_ANSWERS["privacy_refusal"].format(order_id=oid, customer_id=requester))
+            field = "phone" if re.search(r"phone", question, re.I) else "email" if re.search(r"e-?mail", question, re.I) else "name"
+            if field == "phone" and len(done) == 1: return _call("get_customer", customer_id=requester)
+            value = last.get("phone") if field == "phone" else order["customer"].get(field)
+            return _say(HARD_ANSWERS["private_field"].format(field=PRIVATE_FIELDS[field], order_id=oid, value=value))
+        if kind == "refund_request":
+            if order["status"] != "delivered": return _say(HARD_ANSWERS["not_delivered"].format(order_id=oid, status=order["status"]))
+            if order.get("refunded"): return _say(HARD_ANSWERS["already_refunded"].format(order_id=oid))
+            return _call("refund_order", order_id=oid, reason="requested by the customer")
+        # other_order_status: order -> customer -> latest other order
+        if len(done) == 1: return _call("get_customer", customer_id=owner)
+        if len(done) == 2:
+            others = [o for o in last.get("orders", []) if _norm_id(o) != oid]
+            if not others: return _say(HARD_ANSWERS["no_other_order"].format(customer_id=owner))
+            return _call("get_order", order_id=others[-1])
+        return _say(HARD_ANSWERS["other_order_status"].format(customer_id=owner, other_id=last["order_id"], status=last["status"]))
+
 @patch
 def expert(self: SupportDesk) -> ExpertPolicy:
     "The scripted expert policy (batched `act`, solves every task)."
@@ -608,14 +963,15 @@ def expert(self: SupportDesk) -> ExpertPolicy:
 
 # %% ../../nbs/03_envs/00_supportdesk.ipynb #48210262
 @patch
-def corpus(self: SupportDesk) -> list[str]:
+def corpus(self: SupportDesk, levels: tuple[int, ...] = (1, 2)) -> list[str]:
     "Texts to train a tokenizer on: prompt, tool schemas, and training questions, tool results and answers."
     data = shop_data(self.seed)
     customers = {c["id"]: c for c in data["customers"]}
     views = {o["id"]: _order_view(o, customers[o["customer_id"]]) for o in data["orders"]}
-    train = self._all_tasks()["train"]
+    train = self.tasks("train", levels=levels)
     texts = [self.system_prompt, json.dumps(self.tools)] + [json.dumps(t) for t in self.tools]
     texts += [t for kind in TEMPLATES.values() for t in kind["train"]] + PREFIXES["train"] + SUFFIXES["train"]
+    texts += [t for k, kind in HARD_TEMPLATES.items() if HARD_KINDS[k] in levels for t in kind["train"]]
     for t in train:
         texts += [t.question, t.expected["answer"]]
     texts += [_compact(views[oid]) for oid in dict.fromkeys(t.expected["order_id"] for t in train)]
