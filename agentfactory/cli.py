@@ -43,7 +43,7 @@ def demo(model: str = typer.Option("smollm2", help="smollm2 | tiny | path to a l
          n_train: Optional[int] = typer.Option(None, help="demonstrations in round 1 (default: the model's preset)"),
          n_heldout: Optional[int] = typer.Option(None, help="held-out evaluation tasks (default: the model's preset)"),
          epochs: Optional[float] = typer.Option(None, help="SFT epochs in round 1 (default: the model's preset)"),
-         scenario: str = typer.Option("support-desk", help="built-in scenario, stored name or name@version, or a YAML/Python spec file")):
+         scenario: Optional[str] = typer.Option(None, help="built-in scenario (options after ?, e.g. support-desk?tools=get_order), stored name or name@version, or a YAML/Python spec file (default: the model's preset)")):
     "Run the whole pipeline: environment, data, training, evaluation + gate, deployment."
     from agentfactory.pipeline import run_pipeline
     overrides = {k: v for k, v in dict(n_train=n_train, n_heldout=n_heldout, epochs=epochs).items() if v is not None}

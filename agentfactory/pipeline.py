@@ -42,8 +42,9 @@ class PipelineState:
 
 # %% ../nbs/10_cli/00_pipeline.ipynb #f22cf716
 PRESETS: dict[str, dict[str, Any]] = {
-    "smollm2": dict(n_train=160, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4, lora_layers=20),
-    "tiny": dict(n_train=240, n_heldout=60, epochs=3.0, batch_size=16, learning_rate=3e-3),
+    "smollm2": dict(n_train=200, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4, lora_layers=20,
+                    scenario="support-desk?tools=get_order"),
+    "tiny": dict(n_train=240, n_heldout=60, epochs=3.0, batch_size=16, learning_rate=3e-3, scenario="support-desk"),
 }
 
 def preset(model: str) -> dict[str, Any]:
@@ -70,10 +71,11 @@ def _run_step(nb: str, out: Path, params: dict, progress: bool) -> None:
     PipelineState(out).update(timings_s={nb.split("_", 1)[1].removesuffix(".ipynb"): round(time.time() - t0, 1)})
 
 def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_rounds: int|None = None,
-                 progress: bool = True, overrides: dict|None = None, echo=print, scenario: str = "support-desk") -> dict:
-    """Run the whole pipeline on `scenario` (a built-in name, a stored `name[@version]` or a spec file); returns
-    the report (also written to `out/report.json`)."""
+                 progress: bool = True, overrides: dict|None = None, echo=print, scenario: str|None = None) -> dict:
+    """Run the whole pipeline on `scenario` (a built-in name with options, a stored `name[@version]` or a spec file;
+    default: the model's preset); returns the report (also written to `out/report.json`)."""
     out = Path(out).resolve()
+    scenario = scenario or preset(model)["scenario"]
     if Path(scenario).suffix in (".yaml", ".yml", ".py"):
         if not Path(scenario).is_file(): raise NotFound(f"no scenario file {scenario}")
         scenario = str(Path(scenario).resolve())          # the step notebooks run in another directory

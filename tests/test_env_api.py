@@ -220,3 +220,79 @@ def test_cli_env_serve_is_a_real_server(af_home, tmp_path):
     finally:
         proc.terminate()           # the open run is not stored: nothing to redact on the way out
         proc.wait(30)
+
+
+PY_SCENARIO = '''
+"""A unit-conversion desk, declared in Python: SCENARIO plus the tool and checker functions in one file."""
+RATES = {("km", "mi"): 0.621371, ("kg", "lb"): 2.20462}
+
+def convert(state, value, unit_from, unit_to):
+    rate = RATES.get((unit_from, unit_to))
+    if rate is None:
+        return {"error": f"cannot convert {unit_from} to {unit_to}"}
+    state["calls"] = state.get("calls", 0) + 1
+    return {"value": round(value * rate, 2), "unit": unit_to}
+
+def check(task, trajectory):
+    answer = trajectory["messages"][-1].get("content") or ""
+    return str(task["expected"]["value"]) in answer
+
+SCENARIO = {
+    "name": "unit-desk", "system_prompt": "Convert units with the tool.",
+    "tools": [{"name": "convert", "description": "Convert a value between units.",
+               "parameters": {"type": "object", "required": ["value", "unit_from", "unit_to"],
+                              "properties": {"value": {"type": "number"}, "unit_from": {"type": "string", "enum": ["km", "kg"]},
+                                             "unit_to": {"type": "string"}}}}],
+    "tasks": [{"id": "u1", "level": 1, "question": "How many miles is 10 km?", "expected": {"value": 6.21},
+               "solution": [{"call": "convert", "arguments": {"value": 10, "unit_from": "km", "unit_to": "mi"}},
+                            {"answer": "10 km is {value} miles."}]}],
+    "checker": {"rules": [{"tool_called": {"name": "convert", "arguments": {"unit_to": "mi"}}},
+                          {"answer_matches": "\\\\bmiles\\\\b"}], "python": "check"},
+}
+'''
+
+
+def test_python_spec_file_with_python_checker(af_home, tmp_path):
+    from agentfactory.core.errors import ToolError
+    from agentfactory.envs.env import rollout
+    from agentfactory.envs.spec import DeclaredScenario, get_scenario_spec, load_spec, resolve_scenario, save_scenario
+    path = tmp_path / "units.py"
+    path.write_text(PY_SCENARIO)
+    spec = load_spec(path)                                   # the file runs in the sandbox, not here
+    assert spec.name == "unit-desk" and "def convert" in spec.code
+    sc = resolve_scenario(str(path))
+    with pytest.raises(ToolError, match="must be one of"): sc.execute("convert", {"value": 1, "unit_from": "mm", "unit_to": "mi"})
+    with pytest.raises(ToolError, match="must be a number"): sc.execute("convert", {"value": "1", "unit_from": "km", "unit_to": "mi"})
+    runs = rollout(sc.expert(), sc, sc.tasks("train"), progress=False)
+    assert runs[0].success and runs[0].answer == "10 km is 6.21 miles."
+    bad = runs[0].model_copy(update={"messages": runs[0].messages[:-1] + [Message(role="assistant", content="It is 6.2 miles.")]})
+    assert not sc.check(sc.tasks("train")[0], bad)           # the rules hold, the Python checker says no
+    info = save_scenario(spec)
+    assert save_scenario(spec).id == info.id == f"unit-desk@{spec.version}"     # stored once per version
+    assert resolve_scenario("unit-desk").version == spec.version
+    assert get_scenario_spec(info.id)["name"] == "unit-desk"
+    sc.close()
+    path.write_text(PY_SCENARIO.replace("SCENARIO = {", "SCENARIO = [{").replace('"python": "check"},\n}', '"python": "check"},\n}]'))
+    with pytest.raises(InvalidInput, match="must be a dict"): load_spec(path)
+    path.write_text("raise SystemExit(3)\n")
+    with pytest.raises(InvalidInput, match="running the scenario file failed"): load_spec(path)
+
+
+def test_runtime_sessions_rerun_in_their_environment(af_home):
+    "A multi-turn runtime session, stored, re-executes its tool calls live against the scenario: nothing differs."
+    from agentfactory.data.ingest import ingest_trajectories
+    from agentfactory.core.records import Trajectory
+    from agentfactory.envs.env import rerun, replay
+    from agentfactory.envs.loop import continue_conversation
+    from agentfactory.envs.supportdesk import SupportDesk
+    with SupportDesk() as desk:
+        ids = [t.expected["order_id"] for t in desk.tasks("heldout", n=2, seed=3)]
+        msgs = [Message(role="user", content=f"Where is my order {ids[0]}?")]
+        new, steps = continue_conversation(desk.expert(), desk, msgs)
+        msgs += new + [Message(role="user", content=f"And how much was {ids[1]}?")]
+        new2, steps2 = continue_conversation(desk.expert(), desk, msgs)
+        traj = Trajectory(source="runtime", scenario_id=desk.id, scenario_version=desk.version, messages=msgs + new2,
+                          steps=steps + steps2)
+        ingest_trajectories([traj])
+        assert rerun(traj.id, scenario=desk) == []
+        with pytest.raises(InvalidInput, match="user turns"): replay(traj.id, scenario=desk)

@@ -371,7 +371,7 @@ class SolutionPolicy:
         call = ToolCall(function=FunctionCall(name=s["call"], arguments=_fill(s.get("arguments") or {}, expected)))
         return Message(role="assistant", tool_calls=[call])
 
-# %% ../../nbs/03_envs/02_spec.ipynb #00bc49ab
+# %% ../../nbs/03_envs/02_spec.ipynb #4d0973a6
 class ScenarioRow(Base):
     __tablename__ = "scenarios"
     id: Mapped[str] = mapped_column(String(96), primary_key=True)          # name@version
@@ -429,7 +429,25 @@ def get_scenario_spec(ref: str, store: Store | None = None) -> dict:
         if row is None: raise NotFound(f"no stored scenario {ref!r}; store one with save_scenario() or POST /scenarios")
         return dict(row.spec)
 
+_OPTIONS = {"support-desk": {"tools": "tool_names", "seed": "seed", "transport": "transport"},
+            "browser-shop": {"seed": "seed"}}
+
+def _options(ref: str) -> tuple[str, dict]:
+    "`support-desk?tools=get_order&seed=1` -> ('support-desk', {'tool_names': ['get_order'], 'seed': 1})."
+    from urllib.parse import parse_qsl
+    name, _, query = ref.partition("?")
+    if not query: return name, {}
+    allowed = _OPTIONS.get(name)
+    if allowed is None: raise InvalidInput(f"scenario {name!r} takes no options (got ?{query})")
+    kw = {}
+    for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=True):
+        if k not in allowed: raise InvalidInput(f"scenario {name!r} has options {', '.join(allowed)}, not {k!r}")
+        kw[allowed[k]] = [t for t in v.split(",") if t] if k == "tools" else int(v) if k == "seed" else v
+    return name, kw
+
 def _builtin(name: str, **kw):
+    name, opts = _options(name) if "?" in name else (name, {})
+    kw = {**opts, **kw}
     if name == "support-desk":
         from agentfactory.envs.supportdesk import SupportDesk
         return SupportDesk(**kw)
@@ -446,6 +464,7 @@ def resolve_scenario(ref: str | ScenarioSpec | dict | Any, store: Store | None =
     if not isinstance(ref, (str, Path)): return ref                       # already a scenario
     ref = str(ref)
     if (s := _builtin(ref, **kw)) is not None: return s
+    if "?" in ref: _options(ref)                                           # options on a name that is not built in
     if Path(ref).suffix in (".yaml", ".yml", ".py"): return DeclaredScenario(load_spec(ref), **kw)
     spec = get_scenario_spec(ref, store)
     if "code" not in spec or "system_prompt" not in spec:
