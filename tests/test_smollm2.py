@@ -9,7 +9,7 @@ from agentfactory.data.datasets import build_dataset
 from agentfactory.core.records import Message, Trajectory
 from agentfactory.data.ingest import ingest_trajectories, load_trajectories
 from agentfactory.envs.loop import run_episodes
-from agentfactory.envs.supportdesk import SupportDesk
+from agentfactory.envs.spec import resolve_scenario
 from agentfactory.evaluation.core import Gate, evaluate
 from agentfactory.models.base import count_parameters, resolve_base
 from agentfactory.training.registry import ModelRegistry
@@ -21,7 +21,8 @@ from conftest import serve
 
 @pytest.mark.slow
 def test_smollm2_lora_few_steps_and_serve(af_home):
-    desk = SupportDesk()
+    ref = "support-desk?tools=get_order"        # the demo preset's scenario: the one tool L1/L2 need
+    desk = resolve_scenario(ref)
     base = resolve_base("smollm2")
     assert count_parameters(base) > 100_000_000
     reg = ModelRegistry()
@@ -46,7 +47,7 @@ def test_smollm2_lora_few_steps_and_serve(af_home):
     reg.record_gate(m1.version, gate.verdict)
     with serve(create_app(Runtime(policy_kw={"max_new_tokens": 40}))) as url:
         c = httpx.Client(base_url=url, timeout=600)
-        agent = c.post("/agents", json={"name": "smol"}).json()
+        agent = c.post("/agents", json={"name": "smol", "scenario": ref}).json()
         assert c.post(f"/agents/{agent['id']}/deploy", json={"model": m1.version}).status_code == 200
         sid = c.post(f"/agents/{agent['id']}/sessions").json()["id"]
         # a question it did not train on (not among the 96 demonstrations), in a phrasing from the training split
