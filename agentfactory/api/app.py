@@ -78,6 +78,10 @@ def create_app(runtime: Runtime|None = None, max_body_bytes: int = 32 * 2**20) -
     from agentfactory.envs.server import EnvRuns, env_router        # scenarios and env runs (Environment Factory)
     app.state.env_runs = EnvRuns(store_obj=app.state.runtime.store)
     app.include_router(env_router())
+    from agentfactory.api.models import models_router                # the model registry (Training Factory)
+    app.include_router(models_router())
+    from agentfactory.api.train import train_router                  # training jobs and reward models
+    app.include_router(train_router())
 
     @app.get("/healthz")
     def healthz() -> dict: return rt().health()

@@ -34,7 +34,7 @@ class SFTJobConfig:
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = 1024
-    peft: str = "auto"                 # auto | lora | none
+    peft: str = "auto"                 # auto | lora | adapter (IA3) | none
     lora_r: int = 16
     lora_alpha: int = 32
     lora_layers: int | None = None     # LoRA in the top N transformer layers only; backward then stops below them
@@ -44,6 +44,8 @@ class SFTJobConfig:
     logging_steps: int = 5
     assistant_only_loss: bool = True
     tracking: str | None = None        # None = settings.tracking (wandb-offline | wandb-online | off)
+    max_steps: int = -1                # > 0 overrides epochs
+    save_steps: int | None = None      # checkpoint every N steps, keeping the last 2 (None: once, at the epoch's end)
 
     @classmethod
     def from_dict(cls, d: dict|None) -> "SFTJobConfig":
@@ -53,7 +55,9 @@ class SFTJobConfig:
         bad = sorted(set(d) - known)
         if bad: raise InvalidInput(f"unknown SFT config keys {bad}; known: {sorted(known)}")
         cfg = cls(**d)
-        if cfg.peft not in ("auto", "lora", "none"): raise InvalidInput(f"peft must be auto, lora or none, got {cfg.peft!r}")
+        if cfg.peft not in ("auto", "lora", "adapter", "none"):
+            raise InvalidInput(f"peft must be auto, lora, adapter or none, got {cfg.peft!r}")
+        if cfg.save_steps is not None and cfg.save_steps < 1: raise InvalidInput(f"save_steps must be >= 1, got {cfg.save_steps}")
         if cfg.epochs <= 0 or cfg.batch_size < 1: raise InvalidInput("epochs must be > 0 and batch_size >= 1")
         if cfg.lora_layers is not None and cfg.lora_layers < 1:
             raise InvalidInput(f"lora_layers must be >= 1 (or None for every layer), got {cfg.lora_layers}")
@@ -88,7 +92,7 @@ def _log_callback(path: Path):
     return _LossLog()
 
 def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, config: SFTJobConfig|None = None,
-              run_name: str|None = None) -> dict:
+              run_name: str|None = None, callbacks: list|None = None, resume_from_checkpoint: str|None = None) -> dict:
     "Fine-tune the model at `base_path` on an SFT dataset with TRL; returns the metrics summary."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
@@ -102,7 +106,7 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     n_params = sum(p.numel() for p in model.parameters())
     use_lora = cfg.peft == "lora" or (cfg.peft == "auto" and n_params > 50_000_000)
-    lr = cfg.learning_rate or (2e-4 if use_lora else 1e-3)
+    lr = cfg.learning_rate or (2e-4 if use_lora else 5e-3 if cfg.peft == "adapter" else 1e-3)
     ds = _load_conversations(dataset_path)
     st = get_settings()
     tracking = cfg.tracking or st.tracking
@@ -120,7 +124,9 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
         max_length=cfg.max_length, assistant_only_loss=cfg.assistant_only_loss, warmup_steps=cfg.warmup_steps,
         lr_scheduler_type="cosine" if not use_lora else "linear",
         use_cpu=device == "cpu", bf16=bf16, gradient_checkpointing=False,
-        logging_steps=cfg.logging_steps, save_strategy="epoch", save_total_limit=1,
+        logging_steps=cfg.logging_steps, max_steps=cfg.max_steps,
+        save_strategy="steps" if cfg.save_steps else "epoch", save_steps=cfg.save_steps or 500,
+        save_total_limit=2 if cfg.save_steps else 1,
         report_to=report_to, run_name=run_name, seed=cfg.seed, data_seed=cfg.seed,
         dataset_num_proc=None, disable_tqdm=False)
     peft_config = None
@@ -134,12 +140,15 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
                               if isinstance(m, torch.nn.Linear) and ".layers." in n})
         peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, layers_to_transform=top,
                                  target_modules=targets, task_type="CAUSAL_LM")
+    elif cfg.peft == "adapter":   # IA3: learned rescaling vectors, PEFT's default modules for the architecture
+        from peft import IA3Config
+        peft_config = IA3Config(task_type="CAUSAL_LM")
     loss_path = out_dir/"loss.jsonl"
-    loss_path.unlink(missing_ok=True)
+    if not resume_from_checkpoint: loss_path.unlink(missing_ok=True)   # a resumed run appends to the curve
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_config,
-                         callbacks=[_log_callback(loss_path)])
+                         callbacks=[_log_callback(loss_path), *(callbacks or [])])
     t0 = time.time()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     seconds = time.time() - t0
     model_dir = out_dir/"model"
     trainer.save_model(str(model_dir))
@@ -150,7 +159,8 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
     losses = [json.loads(l) for l in loss_path.read_text().splitlines()] if loss_path.exists() else []
     train_losses = [r["loss"] for r in losses if "loss" in r]
     n_tokens = int(trainer.state.num_input_tokens_seen or 0)
-    metrics = dict(base=base_path, model_dir=str(model_dir), peft="lora" if use_lora else "none", params=n_params,
+    metrics = dict(base=base_path, model_dir=str(model_dir), peft="lora" if use_lora else "adapter" if peft_config is not None else "none",
+                   params=n_params,
                    trainable_params=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
                    learning_rate=lr, rows=len(ds), steps=trainer.state.global_step, epochs=cfg.epochs,
                    train_loss=result.training_loss, first_loss=train_losses[0] if train_losses else None,
