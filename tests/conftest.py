@@ -50,3 +50,43 @@ def store_url(request, tmp_path):
     finally:
         with admin.begin() as c: c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# ---- browser tests: the system Chromium driven by Playwright, apps served as real processes on 127.0.0.1
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    "A free TCP port on 127.0.0.1."
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc, log, timeout: float = 90) -> None:
+    "Wait until `url` answers 200; fail with the app's log if its process exits or it never answers."
+    import time, httpx
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None: raise AssertionError(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=5).status_code == 200: return
+        except httpx.HTTPError: pass
+        time.sleep(0.25)
+    raise AssertionError(f"the app did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    "A fresh headless Chromium (the system one) driven by Playwright."
+    from pathlib import Path
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    if not Path(CHROMIUM).exists(): pytest.skip(f"needs {CHROMIUM}: apt-get install chromium")
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(tmp_path / "chromium-profile"), executable_path=CHROMIUM,
+                                                   headless=True, args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+        try: yield ctx
+        finally: ctx.close()

@@ -9,6 +9,7 @@ import pytest
 
 from agentfactory.core.errors import InvalidInput, NotFound
 from agentfactory.core.records import FunctionCall, Message, Reply, ToolCall
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "data" / "scenarios" / "library.yaml"
@@ -193,14 +194,8 @@ def test_env_server_concurrent_runs_reaping_and_errors(af_home):
         stop()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_env_serve_is_a_real_server(af_home, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "agentfactory"), "env", "serve", str(LIBRARY), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)

@@ -9,11 +9,9 @@ import httpx
 import pytest
 
 from agentfactory.core.records import FunctionCall, Message, Reply, ToolCall
+from conftest import free_port, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 class CarelessPolicy:
@@ -48,35 +46,6 @@ def _seed():
     return good, bad
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None: raise AssertionError(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=5).status_code == 200: return
-        except httpx.HTTPError: pass
-        time.sleep(0.25)
-    raise AssertionError(f"the app did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-@pytest.fixture
-def chromium(tmp_path):
-    "A fresh headless Chromium (the system one) driven by Playwright."
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    if not Path(CHROMIUM).exists(): pytest.skip(f"needs {CHROMIUM}: apt-get install chromium")
-    with sync_api.sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(str(tmp_path / "chromium-profile"), executable_path=CHROMIUM,
-                                                   headless=True, args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
-        try: yield ctx
-        finally: ctx.close()
-
-
 @pytest.mark.browser
 def test_label_three_items_in_chromium(af_home, tmp_path, chromium):
     from agentfactory.data.labels import create_batch, create_label_tasks, labels, progress, task_status
@@ -87,13 +56,13 @@ def test_label_three_items_in_chromium(af_home, tmp_path, chromium):
     assert {t.model_version for t in good + bad if t.id in pair.trajectory_ids} == {"expert", "careless"}
     expert_side = "a" if pair.trajectory_ids[0] in {t.id for t in good} else "b"
 
-    port, log = _free_port(), tmp_path / "app.log"
+    port, log = free_port(), tmp_path / "app.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(ROOT / "apps" / "labeling.py"), "--port", str(port)], cwd=ROOT,
                                 env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/labeling"
-        _wait_up(url, proc, log)
+        wait_up(url, proc, log)
         page = chromium.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

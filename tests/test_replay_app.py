@@ -8,11 +8,9 @@ import httpx
 import pytest
 
 from agentfactory.core.records import FunctionCall, Message, Reply, ToolCall
+from conftest import free_port, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 class MissingOrderPolicy:
@@ -46,35 +44,6 @@ def _seed():
     return [stored[t.id] for t in good], [stored[t.id] for t in bad]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None: raise AssertionError(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=5).status_code == 200: return
-        except httpx.HTTPError: pass
-        time.sleep(0.25)
-    raise AssertionError(f"the app did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-@pytest.fixture
-def chromium(tmp_path):
-    "A fresh headless Chromium (the system one) driven by Playwright."
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    if not Path(CHROMIUM).exists(): pytest.skip(f"needs {CHROMIUM}: apt-get install chromium")
-    with sync_api.sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(str(tmp_path / "chromium-profile"), executable_path=CHROMIUM,
-                                                   headless=True, args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
-        try: yield ctx
-        finally: ctx.close()
-
-
 def _listed(page) -> set[str]:
     "The run ids in the run list's rows."
     return {t.split()[0] for t in page.locator(".tabulator-row").all_inner_texts() if t.strip()}
@@ -90,13 +59,13 @@ def test_replay_runs_in_chromium(af_home, tmp_path, chromium):
     result = next(m.content for m in expert.messages if m.role == "tool" and m.tool_call_id == call.id)
     assert call.function.name == "get_order" and order_id in expert.messages[1].content
 
-    port, log = _free_port(), tmp_path / "app.log"
+    port, log = free_port(), tmp_path / "app.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(ROOT / "apps" / "replay.py"), "--port", str(port)], cwd=ROOT,
                                 env=os.environ.copy(), stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/replay"
-        _wait_up(url, proc, log)
+        wait_up(url, proc, log)
         page = chromium.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -301,7 +301,7 @@ def _report_to(tracking: str | None) -> str:
     os.environ.setdefault("WANDB_SILENT", "true")
     return "wandb"
 
-# %% ../../nbs/05_training/02_jobs.ipynb #5447d9ca
+# %% ../../nbs/05_training/02_jobs.ipynb #5f1d324f
 def _train_sft(job: TrainingJob, hp: SFTHyperparameters, callbacks: list, resume: str | None) -> dict:
     from agentfactory.training.sft import SFTJobConfig, train_sft
     cfg = SFTJobConfig.from_dict({**hp.model_dump(), "peft": job.spec["peft"]})
@@ -353,15 +353,8 @@ def _train_pairwise(job: TrainingJob, hp: RMHyperparameters | DPOHyperparameters
     else:
         from trl import DPOConfig, DPOTrainer
         trainer = DPOTrainer(args=DPOConfig(**common, beta=hp.beta), **kw)
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.time() - t0
-    model_dir = out/"model"
-    trainer.save_model(str(model_dir))
-    tok.save_pretrained(str(model_dir))
-    if report_to == "wandb":
-        import wandb
-        if wandb.run is not None: wandb.finish()
+    from agentfactory.training.sft import fit_and_save
+    result, seconds, model_dir = fit_and_save(trainer, tok, out, report_to, resume)
     logs = [json.loads(l) for l in loss_path.read_text().splitlines()] if loss_path.exists() else []
     losses = [r for r in logs if "loss" in r]
     return dict(base=job.base_path, model_dir=str(model_dir), peft=type(peft_config).__name__ if peft_config else "none",

@@ -23,7 +23,8 @@ from ..compute.core import Pool, ResourceSpec, run_process, job_usage
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ALGORITHMS', 'SFTJobConfig', 'train_sft', 'TrainJob', 'create_job', 'get_job', 'run_worker', 'run_job']
+__all__ = ['log', 'ALGORITHMS', 'SFTJobConfig', 'fit_and_save', 'train_sft', 'TrainJob', 'create_job', 'get_job', 'run_worker',
+           'run_job']
 
 # %% ../../nbs/05_training/01_sft.ipynb #2f94fb1d
 @dataclass
@@ -91,6 +92,19 @@ def _log_callback(path: Path):
                 with open(path, "a") as f: f.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
     return _LossLog()
 
+def fit_and_save(trainer, tok, out_dir: Path, report_to: str, resume_from_checkpoint: str | None = None):
+    "Train (or resume), save model and tokenizer under `out_dir/model`, close the W&B run; (result, seconds, model_dir)."
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    seconds = time.time() - t0
+    model_dir = Path(out_dir)/"model"
+    trainer.save_model(str(model_dir))
+    tok.save_pretrained(str(model_dir))
+    if report_to == "wandb":
+        import wandb
+        if wandb.run is not None: wandb.finish()
+    return result, seconds, model_dir
+
 def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, config: SFTJobConfig|None = None,
               run_name: str|None = None, callbacks: list|None = None, resume_from_checkpoint: str|None = None) -> dict:
     "Fine-tune the model at `base_path` on an SFT dataset with TRL; returns the metrics summary."
@@ -147,15 +161,7 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
     if not resume_from_checkpoint: loss_path.unlink(missing_ok=True)   # a resumed run appends to the curve
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_config,
                          callbacks=[_log_callback(loss_path), *(callbacks or [])])
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-    seconds = time.time() - t0
-    model_dir = out_dir/"model"
-    trainer.save_model(str(model_dir))
-    tok.save_pretrained(str(model_dir))
-    if report_to == "wandb":
-        import wandb
-        if wandb.run is not None: wandb.finish()
+    result, seconds, model_dir = fit_and_save(trainer, tok, out_dir, report_to, resume_from_checkpoint)
     losses = [json.loads(l) for l in loss_path.read_text().splitlines()] if loss_path.exists() else []
     train_losses = [r["loss"] for r in losses if "loss" in r]
     n_tokens = int(trainer.state.num_input_tokens_seen or 0)
