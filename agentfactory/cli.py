@@ -92,9 +92,13 @@ def env_run(scenario: str = typer.Argument(..., help="built-in name, stored name
     from agentfactory.envs.spec import resolve_scenario
     import random
     sc = resolve_scenario(scenario)
-    tasks = all_tasks(sc, split)
-    if n is not None: tasks = random.Random(seed).sample(tasks, min(n, len(tasks)))
-    runs = rollout(sc.expert(), scenario, tasks, workers=workers, seed=seed, model_version="expert")
+    try:
+        tasks = all_tasks(sc, split)
+        if n is not None: tasks = random.Random(seed).sample(tasks, min(n, len(tasks)))
+        # one worker uses this instance; more workers get one each (their own state, their own browser)
+        runs = rollout(sc.expert(), sc if workers == 1 else scenario, tasks, workers=workers, seed=seed, model_version="expert")
+    finally:
+        if hasattr(sc, "close"): sc.close()
     ok = sum(bool(r.success) for r in runs)
     typer.echo(json.dumps({"scenario": sc.id, "version": sc.version, "runs": len(runs), "success": ok,
                            "first_run": runs[0].id if runs else None}))

@@ -7,22 +7,13 @@ calls with arguments and results, latency per step, reward and errors.
 The store is the settings' (AGENTFACTORY_ARTIFACT_ROOT, or AGENTFACTORY_DB_URL). `?run=<id>` in the URL opens that
 run (choosing a run writes it there); `?scenario=`, `?model=`, `?source=` and `?outcome=success|failure` preset
 the filters. The components live in `agentfactory.apps.replay` (nbs/09_apps/02_replay.ipynb)."""
+from agentfactory.apps.core import app_main
 from agentfactory.apps.replay import replay_app
 
 
 def main(argv=None):
     "Serve the app with Panel's server (blocks until interrupted)."
-    import argparse
-    import panel as pn
-    p = argparse.ArgumentParser(description="Agent Factory replay app")
-    p.add_argument("--port", type=int, default=5008)
-    p.add_argument("--address", default="127.0.0.1")
-    p.add_argument("--allow-websocket-origin", action="append", default=None,
-                   help="host[:port] allowed to open the websocket (default: the address and localhost)")
-    a = p.parse_args(argv)
-    origins = a.allow_websocket_origin or [f"{a.address}:{a.port}", f"localhost:{a.port}"]
-    pn.serve({"replay": replay_app}, port=a.port, address=a.address, websocket_origin=origins, show=False,
-             title="Agent Factory · Replay")
+    app_main(replay_app, "replay", "Agent Factory · Replay", 5008, argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from ..core.records import Trajectory
 
 # %% auto #0
-__all__ = ['TRAJECTORY_CSS', 'format_call', 'trajectory_html', 'shortcuts', 'serve_panel']
+__all__ = ['TRAJECTORY_CSS', 'format_call', 'trajectory_html', 'shortcuts', 'serve_panel', 'app_main']
 
 # %% ../../nbs/09_apps/00_apps.ipynb #8330a4a4
 TRAJECTORY_CSS = """
@@ -119,3 +119,16 @@ def serve_panel(app_fn: Callable[[], Any], port: int = 0, path: str = "app", tit
         thread.stop()
         thread.join(timeout=10)
     return url, stop
+
+def app_main(app_fn: Callable[[], Any], path: str, title: str, default_port: int, argv: list[str] | None = None) -> None:
+    "The command line of an app entry point (`apps/*.py`): serve `app_fn` with Panel's server until interrupted."
+    import argparse
+    import panel as pn
+    p = argparse.ArgumentParser(description=title)
+    p.add_argument("--port", type=int, default=default_port)
+    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--allow-websocket-origin", action="append", default=None,
+                   help="host[:port] allowed to open the websocket (default: the address and localhost)")
+    a = p.parse_args(argv)
+    origins = a.allow_websocket_origin or [f"{a.address}:{a.port}", f"localhost:{a.port}"]
+    pn.serve({path: app_fn}, port=a.port, address=a.address, websocket_origin=origins, show=False, title=title)

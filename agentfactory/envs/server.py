@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'EnvRuns', 'NewScenario', 'NewRun', 'StepIn', 'env_router', 'create_env_app', 'RemoteEnv']
 
-# %% ../../nbs/03_envs/07_server.ipynb #e9a7e545
+# %% ../../nbs/03_envs/07_server.ipynb #4abed2ad
 class _Run:
     def __init__(self, env: AgentEnv, own: bool):
         self.env, self.own, self.lock, self.touched = env, own, threading.Lock(), time.monotonic()
@@ -47,6 +47,7 @@ class EnvRuns:
             sc = self.scenarios.get(ref)
             if sc is None:
                 sc = self.scenarios[ref] = resolve_scenario(ref, store=self.store_obj)
+                if self.store and hasattr(sc, "spec"): save_scenario(sc, self.store_obj)   # stored with its runs: replay() finds it
         if getattr(sc, "max_concurrent_episodes", None) == 1:
             return resolve_scenario(ref, store=self.store_obj), True
         return sc, False

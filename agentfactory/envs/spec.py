@@ -371,7 +371,7 @@ class SolutionPolicy:
         call = ToolCall(function=FunctionCall(name=s["call"], arguments=_fill(s.get("arguments") or {}, expected)))
         return Message(role="assistant", tool_calls=[call])
 
-# %% ../../nbs/03_envs/02_spec.ipynb #4d0973a6
+# %% ../../nbs/03_envs/02_spec.ipynb #b9c60adb
 class ScenarioRow(Base):
     __tablename__ = "scenarios"
     id: Mapped[str] = mapped_column(String(96), primary_key=True)          # name@version
@@ -402,13 +402,19 @@ def save_scenario(scenario: ScenarioSpec | Any, store: Store | None = None) -> S
     if isinstance(scenario, ScenarioSpec): name, version, kind, spec = scenario.name, scenario.version, scenario.type, scenario.model_dump(mode="json")
     elif hasattr(scenario, "spec") and isinstance(getattr(scenario, "spec"), ScenarioSpec): return save_scenario(scenario.spec, store)
     else: name, version, kind, spec = scenario.id, scenario.version, getattr(scenario, "type", "api"), json.loads(json.dumps(scenario.spec()))
-    with st.session() as s:
-        row = s.get(ScenarioRow, f"{name}@{version}")
-        if row is None:
-            row = ScenarioRow(id=f"{name}@{version}", name=name, version=version, type=kind, spec=spec)
-            s.add(row)
-            s.flush()
-        return _info(row)
+    from sqlalchemy.exc import IntegrityError
+    for attempt in range(2):          # a concurrent writer may store the same version between our read and insert
+        try:
+            with st.session() as s:
+                row = s.get(ScenarioRow, f"{name}@{version}")
+                if row is None:
+                    row = ScenarioRow(id=f"{name}@{version}", name=name, version=version, type=kind, spec=spec,
+                                      created_at=utcnow())
+                    s.add(row)
+                    s.flush()
+                return _info(row)
+        except IntegrityError:
+            if attempt: raise
 
 def list_scenarios(store: Store | None = None, name: str | None = None) -> list[ScenarioInfo]:
     "Stored scenario versions, newest first."
