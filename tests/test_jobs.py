@@ -1,5 +1,5 @@
 """Training jobs: validation before anything runs; pause -> resume ends where an uninterrupted run ends; recovery after
-`kill -9` of the worker and its orchestrator; stop; RM and DPO jobs end to end with TRL on the tiny model (CPU)."""
+`kill -9` of the worker and its orchestrator; stop; RM, DPO and GRPO jobs end to end with TRL on the tiny model (CPU)."""
 import json, math, os, signal, subprocess, sys, time
 
 import pytest
@@ -183,9 +183,61 @@ def test_rm_and_dpo_jobs_train_and_the_rm_scores(pair_data):
     assert ModelRegistry().get(dpo.model_ref).lineage["datasets"] == [ds.id]
 
 
-def test_grpo_is_validated_but_not_implemented_yet(desk):
-    ingest_trajectories(run_episodes(desk.expert(), desk, desk.tasks("train", n=2, seed=0), progress=False))
+def test_grpo_job_rolls_out_in_the_scenario(desk):
+    "A GRPO job with TRL on the tiny model: episodes in the support desk, env + rule rewards, logs, a registered M1."
+    ingest_trajectories(run_episodes(desk.expert(), desk, desk.tasks("train", n=4, seed=0), progress=False))
     rl = build_dataset("rl", tools=desk.tools)
-    job = create_job(dict(model_base="tiny", dataset_ref=rl.id, algorithm="grpo", reward={"env": 1.0, "rules": 0.5}))
+    for hp, msg in [(dict(batch_size=6, num_generations=4), "multiple of num_generations"),
+                    (dict(scenario="no-such-scenario"), "hyperparameters.scenario"),
+                    (dict(limits={"max_stepz": 3}), "max_stepz")]:
+        with pytest.raises(InvalidInput, match=msg):
+            create_job(dict(model_base="tiny", dataset_ref=rl.id, algorithm="grpo", hyperparameters=hp))
+    with pytest.raises(InvalidInput, match="rm_ref"):
+        create_job(dict(model_base="tiny", dataset_ref=rl.id, algorithm="grpo", reward={"env": 1.0, "rm": 0.5}))
+    hp = dict(max_steps=2, batch_size=4, num_generations=4, max_completion_length=24, learning_rate=1e-4, logging_steps=1,
+              save_steps=1, seed=0, device="cpu")
+    job = create_job(dict(model_base="tiny", dataset_ref=rl.id, algorithm="grpo", peft="none", compute={"cpus": 1},
+                          reward={"env": 1.0, "rules": 0.5}, hyperparameters=hp))
     done = run_job(job.id)
-    assert done.status == "failed" and "not implemented yet" in done.error
+    assert done.status == "succeeded", done.error
+    assert done.step == 2 and done.model_ref == "support-agent:M1"
+    m = done.metrics
+    assert m["reward_functions"] == ["env_reward", "rules_reward"] and m["reward_weights"] == [1.0, 0.5]
+    assert m["scenario"] == "support-desk" and m["scenario_version"] == desk.version
+    logs = [json.loads(l) for l in open(os.path.join(done.output_dir, "loss.jsonl"))]
+    steps = [r for r in logs if "reward" in r]
+    assert len(steps) == 2
+    for key in ("rewards/env_reward/mean", "rewards/rules_reward/mean", "reward_std", "kl", "completions/mean_length",
+                "frac_reward_zero_std", "frac_groups_skipped", "tools/call_frequency"):
+        assert all(key in r for r in steps), key
+    for r in steps:    # rewards are composed with the weights; a group that all scored alike is skipped
+        assert r["reward"] == pytest.approx(r["rewards/env_reward/mean"] + 0.5 * r["rewards/rules_reward/mean"], abs=1e-5)
+        assert r["frac_groups_skipped"] == r["frac_reward_zero_std"]
+    mv = ModelRegistry().get(done.model_ref)
+    assert mv.lineage["algorithm"] == "grpo" and mv.lineage["datasets"] == [rl.id]
+    assert [c.name for c in done.checkpoints] == ["checkpoint-1", "checkpoint-2"]
+
+
+def test_grpo_tool_calls_parse_and_run_through_the_env(desk):
+    "What TRL does with a generated tool call: parse it with the tokenizer and our tool methods, then call the method."
+    from transformers import AutoTokenizer
+    from trl.chat_template_utils import parse_response
+    from agentfactory.models.chat import prepare_tokenizer
+    from agentfactory.training.grpo import episode_env_class, schema_tokenizer
+    tok = schema_tokenizer(prepare_tokenizer(AutoTokenizer.from_pretrained(resolve_base("tiny"))))
+    task = desk.tasks("train", levels=(1,), n=1, seed=0)[0]
+    env = episode_env_class("support-desk")()
+    env.reset(task_id=task.id, scenario_id=desk.id, scenario_version=desk.version)
+    tools = [getattr(env, t["function"]["name"]) for t in desk.tools]
+    prompt = tok.apply_chat_template([{"role": "user", "content": task.question}], tools=tools, add_generation_prompt=True,
+                                     tokenize=True, return_dict=True)["input_ids"]
+    text = '<tool_call>\n{"name": "get_order", "arguments": {"order_id": "%s"}}\n</tool_call><|im_end|>' % task.expected["order_id"]
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    msg = parse_response(tok, ids, prefix=prompt, tools=tools)
+    call = msg["tool_calls"][0]["function"]
+    assert call["name"] == "get_order" and call["arguments"] == {"order_id": task.expected["order_id"]}
+    obs = getattr(env, call["name"])(**call["arguments"])
+    assert task.expected["order_id"] in obs and task.expected["status"] in obs
+    assert env._env.recording[-1]["tool"] == "get_order" and env._env.recording[-1]["error"] is None
+    assert "not found" in env.get_order(order_id="Z0000").lower()   # a wrong id is an observation, not an exception
+    assert len(env._env.recording) == 2

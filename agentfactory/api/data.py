@@ -136,6 +136,9 @@ class CreateDataset(BaseModel):
     tools: list[dict] | None = Field(None, description="tool schemas for trajectories that did not record theirs")
     quality: bool | dict | None = Field(None, description="true (or quality_filter options): drop garbage, anomalies, near-duplicates")
     min_rating: float | None = Field(None, ge=1, le=5, description="keep trajectories whose human ratings average at least this")
+    clusters: dict[str, Any] | list[str | int] | None = Field(
+        None, description='clusters of similar tasks to keep or drop, by label or index: {"keep": ["refund, damaged"], "k": 3, '
+                          '"method": "auto|embeddings|tfidf"} (or {"drop": [...]}; a bare list means keep)')
 
     def filters(self) -> dict:
         "The `build_dataset` filters of this request."

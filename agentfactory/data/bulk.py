@@ -15,7 +15,7 @@ from typing import Iterable
 import polars as pl
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import to_json
-from sqlalchemy import Boolean, DateTime, Integer, String, select
+from sqlalchemy import Boolean, DateTime, Integer, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from ..core.errors import InvalidInput
@@ -26,7 +26,7 @@ from ..core.store import Base, Store, get_store
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SCHEMA', 'EventBatch', 'BulkResult', 'ingest_bulk', 'scan_events']
+__all__ = ['log', 'SCHEMA', 'EventBatch', 'BulkResult', 'ingest_bulk', 'scan_events', 'BulkDeletion', 'delete_events']
 
 # %% ../../nbs/02_data/06_bulk.ipynb #35f9a336
 SCHEMA = pl.Schema({"id": pl.String, "type": pl.String, "tenant": pl.String, "session_id": pl.String,
@@ -99,15 +99,28 @@ def _has_text(obj) -> bool:
     if isinstance(obj, list): return any(_has_text(v) for v in obj)
     return False
 
-def _redact_payloads(evs: list[Event], ts: list[datetime]) -> list[dict]:
-    "Redacted payloads, in `evs` order; redacted in time order, so the same batch always gets the same placeholders."
+def _who(e: Event) -> str: return e.trajectory_id or e.session_id or e.id      # whose placeholders an event shares
+
+def _redact_payloads(evs: list[Event], ts: list[datetime]) -> tuple[list[dict], dict]:
+    """Redacted payloads, in `evs` order, and the redactors that did it (by `_who`); redacted in time order, so the
+    same batch always gets the same placeholders."""
     from agentfactory.data.pii import Redactor, redact_payload
     redactors: dict[str, Redactor] = defaultdict(Redactor)
     out = [e.payload for e in evs]
     for i in sorted(range(len(evs)), key=lambda i: (ts[i], evs[i].id)):
         e = evs[i]
-        if _has_text(e.payload): out[i] = redact_payload(e.payload, redactors[e.trajectory_id or e.session_id or e.id])
-    return out
+        if _has_text(e.payload): out[i] = redact_payload(e.payload, redactors[_who(e)])
+    return out, redactors
+
+def _subject_rows(events: list[tuple[Event, dict]], redactors: dict | None) -> list[dict]:
+    """Subject-index rows (see `data.lineage`) of `(event, stored payload)` pairs, keyed by trajectory and event id
+    as `ingest_events` keys its events; `redactors=None`: the payloads were stored unredacted."""
+    from agentfactory.data.lineage import subject_rows
+    from agentfactory.data.pii import Redactor
+    none = Redactor()                   # an event without text met no redactor: nothing of it was replaced
+    return [r for e, p in events
+            for r in subject_rows(p, None if redactors is None else redactors.get(_who(e), none),
+                                  trajectory_id=e.trajectory_id, event_id=e.id)]
 
 # %% ../../nbs/02_data/06_bulk.ipynb #9f95c30d
 _EPOCH, _US = datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1)
@@ -157,6 +170,24 @@ def _tenant_dir(tenant: str) -> str:
         raise InvalidInput(f"tenant {tenant!r} cannot name a folder")
     return f"tenant={tenant}"
 
+def _store_rows(st: Store, todo: list[dict], index: list[dict], attempts: int = 3) -> dict[str, EventBatch]:
+    """The batch rows not stored yet and their subject-index rows, in one transaction; the batches by hash (`new`
+    when this call stored them). A concurrent call that stored the same rows first is a retry, not an error."""
+    from agentfactory.data.ingest import _insert_new
+    from agentfactory.data.lineage import _SubjectRow
+    st.ensure(_SubjectRow)
+    for attempt in range(attempts):
+        try:
+            with st.session() as s:
+                have = {r.hash: _batch(r) for r in s.scalars(select(_BatchRow).where(_BatchRow.hash.in_([r["hash"] for r in todo])))}
+                mine = [_BatchRow(**r) for r in todo if r["hash"] not in have]
+                s.add_all(mine); s.flush()
+                _insert_new(s, _SubjectRow, index)
+                return have | {r.hash: _batch(r, new=True) for r in mine}
+        except IntegrityError:
+            if attempt == attempts - 1: raise
+            log.info("bulk: a concurrent call stored the same batch or index rows, retrying")
+
 def ingest_bulk(events: Iterable[Event | dict], store: Store | None = None, redact: bool = True,
                 root: str | Path | None = None) -> BulkResult:
     """Validate, redact and write a batch of events as Parquet (one file per tenant and day), all or nothing;
@@ -169,7 +200,7 @@ def ingest_bulk(events: Iterable[Event | dict], store: Store | None = None, reda
     if not evs: return BulkResult(events=0, new_events=0, batches=[], timings=t)
     for tenant in {e.tenant for e in evs}: _tenant_dir(tenant)
     t0 = time.perf_counter()
-    payloads = _redact_payloads(evs, ts) if redact else [e.payload for e in evs]
+    payloads, redactors = _redact_payloads(evs, ts) if redact else ([e.payload for e in evs], None)
     t["redact"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with _gc_paused():
@@ -185,19 +216,15 @@ def ingest_bulk(events: Iterable[Event | dict], store: Store | None = None, reda
         if h in stored: continue
         path = (base/"events"/_tenant_dir(tenant)/f"date={day}"/f"batch-{h[:32]}.parquet").resolve()
         _write_parquet(part, path)
-        todo.append(_BatchRow(id=h[:32], hash=h, tenant=tenant, date=day, path=str(path), n=part.height,
-                              min_ts=part["ts"].min(), max_ts=part["ts"].max(), redacted=redact, created_at=utcnow()))
+        todo.append(dict(id=h[:32], hash=h, tenant=tenant, date=day, path=str(path), n=part.height,
+                         min_ts=part["ts"].min(), max_ts=part["ts"].max(), redacted=redact, created_at=utcnow()))
     t["write"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    new = {}
-    if todo:
-        try:
-            with st.session() as s:
-                s.add_all(todo); s.flush()
-                new = {r.hash: _batch(r, new=True) for r in todo}
-        except IntegrityError:          # a concurrent call stored the same batch (same file, same content): use its rows
-            with st.session() as s:
-                new = {r.hash: _batch(r) for r in s.scalars(select(_BatchRow).where(_BatchRow.hash.in_([r.hash for r in todo])))}
+    written = set().union(*(part["id"].to_list() for *_, part, h in parts if h not in stored))   # events of new files
+    index = _subject_rows([(e, p) for e, p in zip(evs, payloads) if e.id in written], redactors)
+    t["index"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    new = _store_rows(st, todo, index) if todo else {}
     t["sql"] = time.perf_counter() - t0
     batches = [stored.get(h) or new[h] for *_, h in parts]
     n_new = sum(b.n for b in batches if b.new)
@@ -225,3 +252,87 @@ def scan_events(store: Store | None = None, *, type: str | list[str] | None = No
     if until is not None: preds.append(pl.col("ts") < _utc(until))
     if preds: lf = lf.filter(*preds)
     return lf.unique("id", keep="first", maintain_order=True)
+
+# %% ../../nbs/02_data/06_bulk.ipynb #1d5a420d
+class BulkDeletion(BaseModel):
+    "What a deletion did to the batches: events removed, each old batch id → its rewrite (None: nothing left), files."
+    events: int = 0
+    batches: dict[str, str | None] = Field(default_factory=dict)
+    files_removed: list[str] = Field(default_factory=list)
+    files_written: list[str] = Field(default_factory=list)
+    ids: set[str] = Field(default_factory=set, exclude=True)               # the removed events' ids
+    rows: list[dict] = Field(default_factory=list, exclude=True)           # the new batch rows
+
+def _matching(ids: set[str], trajectory_ids: set[str], session_id: str | None) -> pl.Expr:
+    m = pl.col("id").is_in(list(ids)) | pl.col("trajectory_id").is_in(list(trajectory_ids))
+    if session_id is not None: m = m | (pl.col("session_id") == session_id)
+    return m.fill_null(False)
+
+def _row(r: _BatchRow) -> dict:
+    return {c: getattr(r, c) for c in ("id", "hash", "tenant", "date", "path", "n", "min_ts", "max_ts", "redacted", "created_at")}
+
+def _plan_deletion(st: Store, ids=(), trajectory_ids=(), session_id: str | None = None,
+                   tenant: str | None = None) -> BulkDeletion:
+    "Write each batch file holding matching events again without them; nothing in SQL changes yet."
+    ids, tids, out = set(ids), set(trajectory_ids), BulkDeletion()
+    if not (ids or tids or session_id): return out
+    q = select(_BatchRow).order_by(_BatchRow.created_at, _BatchRow.id)
+    if tenant is not None: q = q.where(_BatchRow.tenant == tenant)
+    with st.session() as s: rows = {r.path: _row(r) for r in s.scalars(q)}
+    if not rows: return out
+    match = _matching(ids, tids, session_id)
+    hit = set(pl.scan_parquet(list(rows), schema=SCHEMA, include_file_paths="_file").select("id", "trajectory_id", "session_id", "_file")
+              .filter(match).select("_file").unique().collect()["_file"])
+    known = {r["hash"] for r in rows.values()}
+    try:
+        for path in (p for p in rows if p in hit):                    # in write order
+            old, df = rows[path], pl.read_parquet(path)
+            rest = df.filter(~match)
+            out.events += df.height - rest.height
+            out.ids |= set(df.filter(match)["id"])
+            out.files_removed.append(path)
+            h = _content_hash(rest) if rest.height else None
+            out.batches[old["id"]] = h[:32] if h else None
+            if h is None or h in known: continue                      # nothing left, or the rest is a stored batch
+            new_path = Path(path).with_name(f"batch-{h[:32]}.parquet")
+            _write_parquet(rest, new_path)
+            out.files_written.append(str(new_path))
+            out.rows.append({**old, "id": h[:32], "hash": h, "path": str(new_path), "n": rest.height,
+                             "min_ts": rest["ts"].min(), "max_ts": rest["ts"].max()})
+            known.add(h)
+    except BaseException:
+        _discard(out); raise
+    return out
+
+def _apply_deletion(s, d: BulkDeletion) -> int:
+    "In the caller's transaction: replace the old batch rows by the new ones, drop the removed events' index rows (how many)."
+    from agentfactory.data.lineage import _SubjectRow
+    if not d.batches: return 0
+    s.execute(delete(_BatchRow).where(_BatchRow.id.in_(list(d.batches))).execution_options(synchronize_session=False))
+    s.add_all([_BatchRow(**r) for r in d.rows]); s.flush()
+    ids = sorted(d.ids)
+    return sum(s.execute(delete(_SubjectRow).where(_SubjectRow.event_id.in_(ids[i:i + 500]))
+                         .execution_options(synchronize_session=False)).rowcount for i in range(0, len(ids), 500))
+
+def _discard(d: BulkDeletion):
+    "Remove the files a deletion wrote (it did not commit)."
+    for p in d.files_written: Path(p).unlink(missing_ok=True)
+
+def _finish_deletion(d: BulkDeletion):
+    "Remove the old files (the deletion committed)."
+    for p in d.files_removed: Path(p).unlink(missing_ok=True)
+
+def delete_events(*, ids: Iterable[str] = (), trajectory_ids: Iterable[str] = (), session_id: str | None = None,
+                  tenant: str | None = None, store: Store | None = None) -> BulkDeletion:
+    "Remove these events (by id, trajectory or session; in `tenant` only if given) from the stored batches."
+    from agentfactory.data.lineage import _SubjectRow
+    st = _store(store).ensure(_SubjectRow)
+    d = _plan_deletion(st, ids, trajectory_ids, session_id, tenant)
+    if not d.batches: return d
+    try:
+        with st.session() as s: _apply_deletion(s, d)
+    except BaseException:
+        _discard(d); raise
+    _finish_deletion(d)
+    log.info("bulk: removed %d events from %d batch(es)", d.events, len(d.batches))
+    return d

@@ -166,7 +166,9 @@ def _next_id(s, root: Path) -> str:
     return f"D{max(nums, default=0) + 1}"
 
 # %% ../../nbs/02_data/02_datasets.ipynb #f42e9e8a
-_SPECIAL = ("since", "until", "tags", "limit", "quality", "min_rating")
+_SPECIAL = ("since", "until", "tags", "limit", "quality", "min_rating", "clusters")
+_CLUSTER_OPTS = ("keep", "drop", "k", "max_k", "method")
+_CLUSTERS_EXAMPLE = "{'clusters': {'keep': ['refund, damaged', 2], 'k': 3}}"
 
 def _utc(name: str, v) -> datetime:
     if isinstance(v, str):
@@ -174,6 +176,33 @@ def _utc(name: str, v) -> datetime:
         except ValueError: raise InvalidInput(f"filter {name!r} must be an ISO 8601 time such as 2026-01-31T00:00:00Z, got {v!r}") from None
     if not isinstance(v, datetime): raise InvalidInput(f"filter {name!r} must be an ISO 8601 time or a datetime, got {v!r}")
     return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+
+def _norm_clusters(v) -> dict:
+    "The `clusters` filter as stored: `{'keep': [...]}` or `{'drop': [...]}`, plus `k`, `max_k`, `method` when given."
+    if isinstance(v, (list, tuple)): v = {"keep": list(v)}          # a bare list: the clusters to keep
+    if not isinstance(v, dict): raise InvalidInput(f"filter 'clusters' must be an object such as {_CLUSTERS_EXAMPLE}, got {v!r}")
+    unknown = sorted(set(v) - set(_CLUSTER_OPTS))
+    if unknown: raise InvalidInput(f"filter 'clusters': unknown options {unknown}; known: {', '.join(_CLUSTER_OPTS)}")
+    which = [w for w in ("keep", "drop") if v.get(w) is not None]
+    if len(which) != 1: raise InvalidInput(f"filter 'clusters' needs exactly one of 'keep' (the clusters to keep) or 'drop' "
+                                           f"(the clusters to leave out), e.g. {_CLUSTERS_EXAMPLE}")
+    w = which[0]
+    sel = [v[w]] if isinstance(v[w], (str, int)) else v[w]
+    is_ref = lambda x: ((isinstance(x, str) and x.strip()) or (isinstance(x, int) and not isinstance(x, bool) and x >= 0))
+    if not isinstance(sel, (list, tuple)) or not sel or not all(is_ref(x) for x in sel):
+        raise InvalidInput(f"filter 'clusters': {w!r} must list clusters by name or by index (0 = the largest), got {v[w]!r}")
+    out = {w: list(dict.fromkeys(x.strip() if isinstance(x, str) else x for x in sel))}
+    for opt, low in (("k", 1), ("max_k", 2)):
+        x = v.get(opt)
+        if x is None: continue
+        if isinstance(x, bool) or not isinstance(x, int) or x < low:
+            raise InvalidInput(f"filter 'clusters': {opt!r} must be an integer ≥ {low}, got {x!r}")
+        out[opt] = x
+    if v.get("method") is not None:
+        if v["method"] not in ("auto", "embeddings", "tfidf"):
+            raise InvalidInput(f"filter 'clusters': 'method' must be auto, embeddings or tfidf, got {v['method']!r}")
+        out["method"] = v["method"]
+    return out
 
 def _norm_filters(filters: dict | None) -> dict:
     "Check `filters` and bring them to their stored JSON form (times as ISO strings, tags sorted)."
@@ -197,6 +226,7 @@ def _norm_filters(filters: dict | None) -> dict:
     if "min_rating" in f and (isinstance(f["min_rating"], bool) or not isinstance(f["min_rating"], (int, float))
                               or not 1 <= f["min_rating"] <= 5):
         raise InvalidInput(f"filter 'min_rating' must be a number from 1 to 5, got {f['min_rating']!r}")
+    if "clusters" in f: f["clusters"] = _norm_clusters(f["clusters"])
     return json.loads(json.dumps(f, default=list))
 
 def _select(trajs: list[Trajectory], filters: dict) -> list[Trajectory]:
@@ -227,6 +257,26 @@ def _quality(trajs: list[Trajectory], opts) -> tuple[list[Trajectory], dict]:
     from agentfactory.data.quality import quality_filter
     kept, report = quality_filter(trajs, **(opts if isinstance(opts, dict) else {}))
     return kept, {"total": report.total, "kept": report.kept, "dropped": dict(report.dropped)}
+
+def _clusters(trajs: list[Trajectory], opts: dict) -> tuple[list[Trajectory], dict]:
+    "The trajectories in the chosen clusters of their tasks, and the clusters for the version's stats."
+    from agentfactory.data.quality import cluster_tasks
+    try: cl = cluster_tasks(trajs, k=opts.get("k"), method=opts.get("method", "auto"), max_k=opts.get("max_k", 8))
+    except InvalidInput as e: raise InvalidInput(f"filter 'clusters': {e}") from None
+    names = [cl.names[c] for c in range(cl.k)]                       # index = rank by size, 0 the largest
+    by_name = {n.casefold(): i for i, n in enumerate(names)}
+    def index(ref) -> int:
+        i = ref if isinstance(ref, int) else by_name.get(ref.casefold())
+        if i is None or i >= len(names):
+            sizes = Counter(cl.labels)
+            raise InvalidInput(f"filter 'clusters': no cluster {ref!r}; the {len(trajs)} trajectories form {len(names)} "
+                               f"clusters ({cl.method}): " + "; ".join(f"{i}: {n!r} ({sizes[i]})" for i, n in enumerate(names)))
+        return i
+    mode = "keep" if "keep" in opts else "drop"
+    chosen = {index(r) for r in opts[mode]}
+    if mode == "drop": chosen = set(range(len(names))) - chosen
+    kept = [t for t, c in zip(trajs, cl.labels) if c in chosen]
+    return kept, {"method": cl.method, "k": cl.k, "sizes": cl.sizes, "kept": [names[i] for i in sorted(chosen)]}
 
 def _preference_rows(trajs: list[Trajectory], tools, store: Store) -> tuple[list[Trajectory], list[dict]]:
     "prompt / chosen / rejected rows from finished pairwise label tasks with a strict human majority."
@@ -281,6 +331,8 @@ def build_dataset(kind: str = "sft", trajectories: list[Trajectory] | None = Non
     quality = None
     if filters.get("quality"): trajs, quality = _quality(trajs, filters["quality"])
     if "min_rating" in filters: trajs = _rated(trajs, filters["min_rating"], st)
+    clusters = None
+    if "clusters" in filters and trajs: trajs, clusters = _clusters(trajs, filters["clusters"])
     if kind in _PREFERENCE:
         trajs, rows = _preference_rows(trajs, tools, st)
         if not rows: raise InvalidInput(f"no preference pairs for a {kind} dataset: it needs finished pairwise label tasks "
@@ -293,7 +345,7 @@ def build_dataset(kind: str = "sft", trajectories: list[Trajectory] | None = Non
     with st.session() as s:
         found = s.scalars(select(_DatasetRow).where(_DatasetRow.kind == kind, _DatasetRow.hash == h)).first()
         if found: log.info("dataset %s already holds these %d rows", found.id, found.rows); return _version(found)
-    stats = _stats(trajs, rows) | ({"quality": quality} if quality else {})
+    stats = _stats(trajs, rows) | ({"quality": quality} if quality else {}) | ({"clusters": clusters} if clusters else {})
     tmp = root/f".tmp-{new_id()}"
     try:
         for attempt in range(5):

@@ -101,7 +101,7 @@ def subject_rows(record: Trajectory | dict, redactor=None, *, trajectory_id: str
     `redactor`: the `Redactor` that redacted it (None when it was stored unredacted)."""
     data = record.model_dump(mode="json", include={"messages", "metadata"}) if isinstance(record, Trajectory) else record
     pairs = set(_identifiers(data, plain=redactor is None))
-    if redactor is not None:
+    if redactor is not None and redactor.placeholders:
         seen = None if isinstance(record, Trajectory) else json.dumps(data, ensure_ascii=False, default=str)
         pairs |= {(ent, v) for (ent, v), ph in redactor.placeholders.items() if seen is None or ph in seen}
     now, rows, secret = utcnow(), {}, _secret() if pairs else None
@@ -289,19 +289,26 @@ class DeletionReport(BaseModel):
     events: int = 0
     labels: int = 0
     index_rows: int = 0
+    bulk_events: int = 0                                                  # removed from bulk Parquet batches
+    event_batches: dict[str, str | None] = Field(default_factory=dict)   # rewritten bulk batch -> its new id (None: nothing left)
     datasets_purged: list[str] = Field(default_factory=list)
     datasets_created: dict[str, str | None] = Field(default_factory=dict)   # purged version -> its rebuild (None: nothing left)
     files_purged: list[str] = Field(default_factory=list)
     models_flagged: list[ModelUse] = Field(default_factory=list)          # trained on a purged version
 
-def _matches(s, keys: list[str], session_id: str | None, tenant: str | None) -> tuple[set[str], set[str]]:
-    "The trajectory ids and event ids the selectors find."
-    S, E, T = _SubjectRow, _EventRow, _TrajectoryRow
+def _indexed(s, keys: list[str]) -> tuple[set[str], set[str]]:
+    "The trajectory ids and event ids the subject index holds under `keys`."
     tids, eids = set(), set()
     for c in _chunks(keys):
-        for tid, eid in s.execute(select(S.trajectory_id, S.event_id).where(S.key.in_(c))):
+        for tid, eid in s.execute(select(_SubjectRow.trajectory_id, _SubjectRow.event_id).where(_SubjectRow.key.in_(c))):
             if tid: tids.add(tid)
             if eid: eids.add(eid)
+    return tids, eids
+
+def _matches(s, indexed: tuple[set[str], set[str]], session_id: str | None, tenant: str | None) -> tuple[set[str], set[str]]:
+    "The ids of the stored trajectories and SQL events the selectors find."
+    E, T = _EventRow, _TrajectoryRow
+    tids, eids = set(indexed[0]), set(indexed[1])
     if session_id:
         for eid, tid in s.execute(select(E.id, E.trajectory_id).where(E.session_id == session_id)):
             tids.add(tid) if tid else eids.add(eid)
@@ -332,7 +339,10 @@ def _rebuild(v: DatasetVersion, gone: set[str], st: Store) -> str | None:
     keep = [t for t in dataset_lineage(v.id, st) if t not in gone]
     trajs = [t for c in _chunks(keep) for t in load_trajectories(st, ids=c)]
     if not trajs: return None
-    try: new = build_dataset(v.kind, trajs, store=st, out_root=v.parquet_path.parent.parent, filters=v.filters,
+    # the clusters were chosen when `v` was built and its rows are that choice: clustering what is left again could
+    # name them differently
+    filters = {k: f for k, f in v.filters.items() if k != "clusters"}
+    try: new = build_dataset(v.kind, trajs, store=st, out_root=v.parquet_path.parent.parent, filters=filters,
                              tools=_tools_of(v, trajs))
     except InvalidInput as e:
         log.warning("dataset %s: nothing left to rebuild it from (%s)", v.id, e)
@@ -349,11 +359,16 @@ def _remove_files(paths: list[Path]) -> list[str]:
     return removed
 
 def _finish_purges(st: Store) -> list[str]:
-    "Remove the files of purged versions that an interrupted deletion left on disk."
+    "Remove the files of purged versions and replaced bulk batches that an interrupted deletion left on disk."
+    from agentfactory.data.bulk import _BatchRow
     with st.session() as s:
         paths = [Path(p) for p in s.scalars(select(_DatasetRow.path).join(_PurgeRow, _PurgeRow.dataset_id == _DatasetRow.id))]
+        listed = {p for r in s.scalars(select(_AuditRow.report)) for p in (r or {}).get("files_purged", [])}
+        listed -= set(s.scalars(select(_BatchRow.path)))       # a batch stored again since (the same content) stays
     left = _remove_files([p for p in paths if p.exists()])
-    if left: log.warning("removed %d files of purged dataset versions left by an interrupted deletion", len(left))
+    for p in sorted(listed):
+        if Path(p).is_file(): Path(p).unlink(); left.append(p)
+    if left: log.warning("removed %d files (purged dataset versions, replaced bulk batches) left by an interrupted deletion", len(left))
     return left
 
 def _delete_in(s, model, conditions) -> int:
@@ -383,35 +398,46 @@ def delete_subject(*, email: str | None = None, name: str | None = None, phone: 
     if not given: raise InvalidInput("name the data subject: give at least one of " + ", ".join(_SELECTORS))
     if not isinstance(requested_by, str) or not requested_by.strip():
         raise InvalidInput("requested_by must say who asked for the deletion (it is kept in the audit log)")
-    st = _store(store)
+    from agentfactory.data import bulk
+    st = bulk._store(_store(store))
     _finish_purges(st)
     hashed = {k: subject_key(_SELECTORS[k], v) for k, v in given.items()}
     with st.session() as s:
-        tids, eids = _matches(s, [h for k, h in hashed.items() if k != "session_id"], given.get("session_id"), tenant)
+        indexed = _indexed(s, [h for k, h in hashed.items() if k != "session_id"])
+        tids, eids = _matches(s, indexed, given.get("session_id"), tenant)
         affected = _holding(s, tids)
     versions = [get_dataset(d, st) for d in affected]
     created = {v.id: _rebuild(v, tids, st) for v in versions}
     n_labels = _delete_labels(tids, st)      # first: a retry after a failure below finds the rest again
+    # bulk Parquet batches holding the subject's events are written again without them (new files, old ones kept
+    # until the transaction below has committed)
+    parts = bulk._plan_deletion(st, ids=indexed[1], trajectory_ids=indexed[0] | tids, session_id=given.get("session_id"),
+                                tenant=tenant)
     rid, now = new_id("del_"), utcnow()
-    with st.session() as s:
-        if st.engine.dialect.name == "sqlite": s.execute(text("PRAGMA secure_delete = ON"))   # zero what is deleted
-        _, models = _trained_on(s, set(affected))
-        E, T, S = _EventRow, _TrajectoryRow, _SubjectRow
-        report = DeletionReport(
-            id=rid, requested_by=requested_by.strip(), at=now, selector=hashed | ({"tenant": tenant} if tenant else {}),
-            events=_delete_in(s, E, [(E.trajectory_id, tids), (E.id, eids)]),
-            trajectories=_delete_in(s, T, [(T.id, tids)]),
-            index_rows=_delete_in(s, S, [(S.trajectory_id, tids), (S.event_id, eids)]),
-            labels=n_labels,
-            datasets_purged=affected, datasets_created=created, models_flagged=models,
-            files_purged=[str(p) for v in versions for p in (v.parquet_path, v.jsonl_path)])
-        _delete_in(s, _LineageRow, [(_LineageRow.trajectory_id, tids)])
-        s.add_all([_PurgeRow(dataset_id=d, purged_at=now, superseded_by=created[d], deletion_id=rid) for d in affected])
-        s.add(_AuditRow(id=rid, requested_by=report.requested_by, at=now, report=report.model_dump(mode="json")))
+    try:
+        with st.session() as s:
+            if st.engine.dialect.name == "sqlite": s.execute(text("PRAGMA secure_delete = ON"))   # zero what is deleted
+            _, models = _trained_on(s, set(affected))
+            E, T, S = _EventRow, _TrajectoryRow, _SubjectRow
+            report = DeletionReport(
+                id=rid, requested_by=requested_by.strip(), at=now, selector=hashed | ({"tenant": tenant} if tenant else {}),
+                events=_delete_in(s, E, [(E.trajectory_id, tids), (E.id, eids)]),
+                trajectories=_delete_in(s, T, [(T.id, tids)]),
+                index_rows=_delete_in(s, S, [(S.trajectory_id, tids), (S.event_id, eids)]),
+                labels=n_labels, bulk_events=parts.events, event_batches=parts.batches,
+                datasets_purged=affected, datasets_created=created, models_flagged=models,
+                files_purged=[str(p) for v in versions for p in (v.parquet_path, v.jsonl_path)] + parts.files_removed)
+            report.index_rows += bulk._apply_deletion(s, parts)
+            _delete_in(s, _LineageRow, [(_LineageRow.trajectory_id, tids)])
+            s.add_all([_PurgeRow(dataset_id=d, purged_at=now, superseded_by=created[d], deletion_id=rid) for d in affected])
+            s.add(_AuditRow(id=rid, requested_by=report.requested_by, at=now, report=report.model_dump(mode="json")))
+    except BaseException:
+        bulk._discard(parts); raise
     _remove_files([v.parquet_path.parent for v in versions])
+    bulk._finish_deletion(parts)
     _checkpoint(st)
-    log.info("deletion %s by %s: %d trajectories, %d events; purged %s", rid, report.requested_by, report.trajectories,
-             report.events, affected or "no datasets")
+    log.info("deletion %s by %s: %d trajectories, %d events (%d in bulk batches); purged %s", rid, report.requested_by,
+             report.trajectories, report.events, report.bulk_events, affected or "no datasets")
     return report
 
 # %% ../../nbs/02_data/05_lineage.ipynb #800254be
@@ -432,9 +458,16 @@ def purge_audit(older_than_days: int, store: Store | None = None) -> int:
 
 # %% ../../nbs/02_data/05_lineage.ipynb #46f5985f
 def reindex_subjects(store: Store | None = None, batch: int = 500) -> int:
-    "Index the person ids in stored trajectories and events that have no index rows yet; how many rows were added."
+    "Index the person ids in stored trajectories and events (bulk batches too) that have no index rows yet; how many rows were added."
+    import polars as pl
+    from agentfactory.data.bulk import _BatchRow
     from agentfactory.data.ingest import _insert_new
-    st, E, n = _store(store), _EventRow, 0
+    st, E, n = _store(store).ensure(_BatchRow), _EventRow, 0
+    with st.session() as s: files = list(s.scalars(select(_BatchRow.path).order_by(_BatchRow.created_at, _BatchRow.id)))
+    for path in files:                             # bulk batches, a file at a time
+        rows = [r for i, tid, p in pl.read_parquet(path, columns=["id", "trajectory_id", "payload"]).iter_rows()
+                for r in subject_rows(json.loads(p), trajectory_id=tid, event_id=i)]
+        with st.session() as s: n += _insert_new(s, _SubjectRow, rows)
     with st.session() as s: tids = list(s.scalars(select(_TrajectoryRow.id).order_by(_TrajectoryRow.id)))
     for c in _chunks(tids, batch):
         rows = [r for t in load_trajectories(st, ids=c) for r in subject_rows(t, trajectory_id=t.id)]

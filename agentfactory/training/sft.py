@@ -100,6 +100,8 @@ def fit_and_save(trainer, tok, out_dir: Path, report_to: str, resume_from_checkp
     model_dir = Path(out_dir)/"model"
     trainer.save_model(str(model_dir))
     tok.save_pretrained(str(model_dir))
+    for cb in trainer.callback_handler.callbacks:          # e.g. a job's tracking callback logs the model as an artifact
+        if hasattr(cb, "on_model_saved"): cb.on_model_saved(model_dir)
     if report_to == "wandb":
         import wandb
         if wandb.run is not None: wandb.finish()
