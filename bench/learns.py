@@ -11,10 +11,12 @@ from pathlib import Path
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run (numbers mean nothing)")
 p.add_argument("--out", default="bench/results", help="where the GRPO log and the JSON result are written")
-p.add_argument("--scenario", default="support-desk?tools=get_order")
-p.add_argument("--sft-steps", type=int, default=8)
+p.add_argument("--scenario", default="support-desk")
+p.add_argument("--levels", default="1,2,3,4", help="support-desk levels trained and evaluated, comma-separated")
+p.add_argument("--sft-steps", type=int, default=16)
 p.add_argument("--grpo-steps", type=int, default=12)
-p.add_argument("--n-eval", type=int, default=60)
+p.add_argument("--n-eval", type=int, default=80)
+p.add_argument("--temperature", type=float, default=0.8, help="GRPO sampling temperature")
 p.add_argument("--seed", type=int, default=0)
 a = p.parse_args()
 home = tempfile.mkdtemp(prefix="agentfactory-bench-learns-")
@@ -33,7 +35,9 @@ from agentfactory.training.registry import ModelRegistry
 
 if a.quick: a.sft_steps, a.grpo_steps, a.n_eval = 2, 2, 8
 desk = resolve_scenario(a.scenario)
-levels = (1, 2)
+levels = tuple(int(x) for x in a.levels.split(","))
+# tool results count in TRL's completion budget: an L3 episode (three lookups) is ~500 SmolLM2 tokens, L1/L2 ~185
+budget, max_calls = (512, 3) if max(levels) >= 3 else (256, 2)
 sft_tasks = desk.tasks("train", levels=levels, n=8 * a.sft_steps, seed=a.seed)
 ingest_trajectories(run_episodes(desk.expert(), desk, sft_tasks, progress=False))
 sft_ds = build_dataset("sft", tools=desk.tools)
@@ -57,11 +61,12 @@ def ev(ref):
     return rep, [by_task[t.id] for t in held]
 
 m1, m1_ok = ev(sft.model_ref)
+print(f"M1 ({sft.model_ref}, SFT {sft_s:.0f} s): held-out success {m1.success_rate:.3f}", {k: v.success_rate for k, v in m1.by_level.items()}, file=sys.stderr, flush=True)
 t0 = time.time()
 grpo = run_job(create_job(dict(model_base=sft.model_ref, dataset_ref=rl_ds.id, algorithm="grpo", peft="lora", compute={"cpus": 2},
                                reward={"env": 1.0, "rules": 0.25},
                                hyperparameters=dict(max_steps=a.grpo_steps, batch_size=8, num_generations=4, learning_rate=1e-4,
-                                                    max_completion_length=256, max_tool_calls=2, beta=0.02, temperature=1.0,
+                                                    max_completion_length=budget, max_tool_calls=max_calls, beta=0.02, temperature=a.temperature,
                                                     logging_steps=1, save_steps=1000, seed=a.seed, device="cpu",
                                                     scenario=a.scenario))).id)
 assert grpo.status == "succeeded", grpo.error

@@ -93,13 +93,13 @@ def test_redact_text_payload_and_patterns():
 
 def test_blank_spacy_fallback_keeps_pattern_redaction(monkeypatch, caplog):
     monkeypatch.setattr(pii, "SPACY_MODEL", "no_such_spacy_model")
-    pii.get_analyzer.cache_clear(); pii.analyze.cache_clear()
+    pii.get_analyzer.cache_clear(); pii.clear_cache()
     try:
         with caplog.at_level(logging.WARNING, logger="agentfactory.data.pii"):
             assert redact("write to maria.gonzalez@example.com") == "write to <EMAIL_ADDRESS>"
         assert "falling back to spacy.blank" in caplog.text
     finally:
-        pii.get_analyzer.cache_clear(); pii.analyze.cache_clear()
+        pii.get_analyzer.cache_clear(); pii.clear_cache()
 
 # --- ingest ------------------------------------------------------------------------------------------------
 

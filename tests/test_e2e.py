@@ -24,7 +24,7 @@ from agentfactory.models.base import resolve_base
 from agentfactory.models.policy import HFPolicy
 from agentfactory.pipeline import PRESETS
 from agentfactory.training.registry import ModelRegistry
-from agentfactory.training.sft import create_job, run_job
+from agentfactory.training.jobs import create_job, run_job
 from agentfactory.api.app import create_app
 from agentfactory.runtime.core import Runtime
 from conftest import serve
@@ -63,13 +63,17 @@ def test_zero_to_deployed_tiny(af_home, monkeypatch):
     reg = ModelRegistry()
     m0 = reg.register(base, kind="base")
     p = PRESETS["tiny"]
-    job = run_job(create_job(m0.path, d1.parquet_path, dataset_id=d1.id,
-                             config=dict(epochs=p["epochs"], batch_size=p["batch_size"], learning_rate=p["learning_rate"])).id)
+    job = run_job(create_job(dict(model_base=m0.ref, dataset_ref=d1.id, algorithm="sft", compute={"cpus": 2},
+                                  hyperparameters=dict(epochs=p["epochs"], batch_size=p["batch_size"],
+                                                       learning_rate=p["learning_rate"]))).id)
     assert job.status == "succeeded" and job.metrics["checkpoints"], job.error
     assert job.metrics["final_loss"] < job.metrics["first_loss"]
     assert job.usage["cpu_seconds"] > 0
     assert list((get_settings().artifacts / "wandb").glob("**/offline-run-*")), "W&B offline run must be written"
-    m1 = reg.register(job.model_dir, kind="sft", lineage={"base": m0.ref, "job": job.id, "datasets": [d1.id]})
+    m1 = reg.get(job.model_ref)                                            # the job registered what it trained
+    assert (m1.version, m1.kind, Path(m1.path)) == ("M1", "sft", job.model_dir.resolve())
+    assert m1.lineage["base"] == m0.ref and m1.lineage["job"] == job.id and m1.lineage["datasets"] == [d1.id]
+    assert m1.metrics["train"]["steps"] == job.metrics["steps"]
 
     # evaluation gives a success rate; the gate decides
     heldout = desk.tasks("heldout", levels=(1, 2), n=40, seed=1)

@@ -215,6 +215,8 @@ def test_grpo_job_rolls_out_in_the_scenario(desk):
         assert r["frac_groups_skipped"] == r["frac_reward_zero_std"]
     mv = ModelRegistry().get(done.model_ref)
     assert mv.lineage["algorithm"] == "grpo" and mv.lineage["datasets"] == [rl.id]
+    assert (mv.lineage["scenario"], mv.lineage["scenario_version"]) == ("support-desk", desk.version)
+    assert mv.metrics["train"]["steps"] == 2 and mv.lineage["code_commit"]
     assert [c.name for c in done.checkpoints] == ["checkpoint-1", "checkpoint-2"]
 
 

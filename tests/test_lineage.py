@@ -15,7 +15,7 @@ from agentfactory.envs.loop import run_episodes
 from agentfactory.envs.supportdesk import SupportDesk
 from agentfactory.runtime.core import Runtime
 from agentfactory.training.registry import ModelRegistry
-from agentfactory.training.sft import create_job
+from agentfactory.training.jobs import create_job
 
 OFFICER = "privacy-officer@shop.example"
 
@@ -39,7 +39,7 @@ def model_folder(path: Path) -> Path:
 
 @pytest.fixture
 def factory(af_home):
-    "12 expert episodes ingested; D1 (SFT) and D2 (eval) built from them; M0 registered as trained on D1, M1 via a job on D2."
+    "12 expert episodes ingested; D1 (SFT) and D2 (RL) built from them; M0 registered as trained on D1, M1 via a job on D2."
     desk = SupportDesk(db_path=af_home / "shop.db")
     raw = run_episodes(desk.expert(), desk, desk.tasks(n=12, levels=(1,)), progress=False)
     desk.close()
@@ -47,10 +47,10 @@ def factory(af_home):
     st = Store(f"sqlite:///{db}")
     ingest_trajectories(raw, st)
     d1 = build_dataset("sft", store=st, tools=desk.tools)
-    d2 = build_dataset("eval", store=st, tools=desk.tools)
+    d2 = build_dataset("rl", store=st, tools=desk.tools)
     reg = ModelRegistry(st)
     m0 = reg.register(model_folder(af_home / "m0"), kind="sft", lineage={"base": "base", "datasets": [d1.id]})
-    job = create_job(model_folder(af_home / "base"), d2.parquet_path, dataset_id=d2.id, store=st)
+    job = create_job(dict(model_base=str(model_folder(af_home / "base")), dataset_ref=d2.id, algorithm="grpo"), store=st)
     m1 = reg.register(model_folder(af_home / "m1"), kind="sft", lineage={"base": "base", "job": job.id})
     return SimpleNamespace(store=st, db=db, raw=raw, desk=desk, d1=d1, d2=d2, m0=m0, m1=m1, job=job)
 
@@ -109,7 +109,7 @@ def test_delete_subject_by_customer_id(factory):
     assert dataset_lineage(new1, f.store) == rest
     assert not set(victims) & set(dataset_lineage(new2, f.store))
     v1 = get_dataset(new1, f.store)
-    assert (v1.kind, get_dataset(new2, f.store).kind, v1.rows) == ("sft", "eval", len(rest))
+    assert (v1.kind, get_dataset(new2, f.store).kind, v1.rows) == ("sft", "rl", len(rest))
     rows = [json.loads(l) for l in v1.jsonl_path.read_text().splitlines()]
     assert all(json.loads(r["tools"]) == f.desk.tools for r in rows)
     for old in (f.d1, f.d2):

@@ -13,7 +13,7 @@ from agentfactory.envs.spec import resolve_scenario
 from agentfactory.evaluation.core import Gate, evaluate
 from agentfactory.models.base import count_parameters, resolve_base
 from agentfactory.training.registry import ModelRegistry
-from agentfactory.training.sft import create_job, run_job
+from agentfactory.training.jobs import create_job, run_job
 from agentfactory.api.app import create_app
 from agentfactory.runtime.core import Runtime
 from conftest import serve
@@ -31,14 +31,15 @@ def test_smollm2_lora_few_steps_and_serve(af_home):
     tasks = desk.tasks("train", n=120, seed=0)
     demos = run_episodes(desk.expert(), desk, tasks[:96], progress=False)
     d1 = build_dataset("sft", load_trajectories(ids=ingest_trajectories(demos)), tools=desk.tools)
-    job = run_job(create_job(m0.path, d1.parquet_path, dataset_id=d1.id,
-                             config=dict(epochs=1, batch_size=8, learning_rate=8e-4, logging_steps=1,
-                                         lora_layers=20)).id)   # the demo preset's adapters
+    job = run_job(create_job(dict(model_base=m0.ref, dataset_ref=d1.id, algorithm="sft", compute={"cpus": 2},
+                                  hyperparameters=dict(epochs=1, batch_size=8, learning_rate=8e-4, logging_steps=1,
+                                                       lora_layers=20))).id)   # the demo preset's adapters
     assert job.status == "succeeded" and job.metrics["peft"] == "lora" and job.metrics["steps"] == 12
     assert job.metrics["final_loss"] < job.metrics["first_loss"]
     assert (job.model_dir / "adapter_config.json").exists()         # LoRA adapter, naming its base
     assert json.loads((job.model_dir / "adapter_config.json").read_text())["base_model_name_or_path"] == m0.path
-    m1 = reg.register(job.model_dir, kind="sft", params=job.metrics["params"], lineage={"base": m0.ref, "job": job.id})
+    m1 = reg.get(job.model_ref)
+    assert m1.lineage["base"] == m0.ref and m1.lineage["job"] == job.id and m1.params == job.metrics["params"]
 
     report, _ = evaluate(reg.load_policy(m1.version, max_new_tokens=40), desk, desk.tasks("heldout", n=2, seed=0),
                          model_version=m1.version, progress=False)

@@ -36,9 +36,9 @@ def checkpoints_of(mv: ModelVersion, store=None) -> list[Checkpoint]:
     "The `checkpoint-N` folders of the job that trained `mv` (none for a base model), by step."
     job_id = (mv.lineage or {}).get("job")
     if not job_id: return []
-    from agentfactory.training import jobs, sft
-    try: out_dir = Path(jobs.get_job(job_id, store).output_dir)          # a job of the orchestrator
-    except NotFound: out_dir = Path(sft.get_job(job_id, store).output_dir)   # a pipeline SFT job
+    from agentfactory.training import jobs
+    try: out_dir = Path(jobs.get_job(job_id, store).output_dir)
+    except NotFound: return []                                            # registered by hand, or its job was deleted
     found = []
     for d in out_dir.rglob("checkpoint-*"):
         m = re.fullmatch(r"checkpoint-(\d+)", d.name)

@@ -104,7 +104,8 @@ def _who(e: Event) -> str: return e.trajectory_id or e.session_id or e.id      #
 def _redact_payloads(evs: list[Event], ts: list[datetime]) -> tuple[list[dict], dict]:
     """Redacted payloads, in `evs` order, and the redactors that did it (by `_who`); redacted in time order, so the
     same batch always gets the same placeholders."""
-    from agentfactory.data.pii import Redactor, redact_payload
+    from agentfactory.data.pii import Redactor, analyze_many, redact_payload, texts_of
+    analyze_many(texts_of([e.payload for e in evs if _has_text(e.payload)]))    # spaCy over the whole batch at once
     redactors: dict[str, Redactor] = defaultdict(Redactor)
     out = [e.payload for e in evs]
     for i in sorted(range(len(evs)), key=lambda i: (ts[i], evs[i].id)):

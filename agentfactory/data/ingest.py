@@ -115,7 +115,8 @@ def ingest_events(events: Iterable[Event | dict], store: Store | None = None, re
     "Validate, redact and store a batch of events, all or nothing; ids already stored are skipped (see `Ingested.new`)."
     evs, redactors = _validate_events(events), {}
     if redact and evs:
-        from agentfactory.data.pii import Redactor, redact_payload
+        from agentfactory.data.pii import Redactor, analyze_many, redact_payload, texts_of
+        analyze_many(texts_of([e.payload for e in evs]))             # spaCy over the whole batch at once
         redactors = defaultdict(Redactor)
         evs = [e.model_copy(update={"payload": redact_payload(e.payload, redactors[e.trajectory_id or e.session_id or e.id])})
                for e in evs]
@@ -164,7 +165,8 @@ def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None,
     redactors = [None] * len(trajs)
     if redact and trajs:
         from tqdm.auto import tqdm
-        from agentfactory.data.pii import Redactor, redact_trajectory
+        from agentfactory.data.pii import Redactor, analyze_many, redact_trajectory, trajectory_texts
+        analyze_many(t for tr in trajs for t in trajectory_texts(tr))   # spaCy over the whole batch at once
         redactors = [Redactor() for _ in trajs]
         trajs = [redact_trajectory(t, r) for t, r in zip(tqdm(trajs, desc="redacting", disable=len(trajs) < 50), redactors)]
     rows = [_trajectory_row(t) for t in trajs]

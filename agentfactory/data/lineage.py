@@ -200,8 +200,8 @@ def _trained_on(s, dataset_ids: set[str]) -> tuple[list[str], list[ModelUse]]:
     "The training jobs and model versions whose recorded lineage names one of `dataset_ids`."
     if not dataset_ids: return [], []
     conn, jobs, models = s.connection(), {}, []
-    if inspect(conn).has_table("train_jobs"):
-        for jid, did in conn.execute(text("SELECT id, dataset_id FROM train_jobs WHERE dataset_id IS NOT NULL")):
+    if inspect(conn).has_table("training_jobs"):
+        for jid, did in conn.execute(text("SELECT id, dataset_id FROM training_jobs WHERE dataset_id IS NOT NULL")):
             if did in dataset_ids: jobs[jid] = did
     if inspect(conn).has_table("model_versions"):
         for agent, version, lin in conn.execute(text("SELECT agent, version, lineage FROM model_versions ORDER BY agent, number")):

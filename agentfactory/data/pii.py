@@ -7,9 +7,9 @@ Docs: https://agentfactory.github.io/agentfactory/02_data/pii.html.md"""
 # %% ../../nbs/02_data/00_pii.ipynb #32162230
 from __future__ import annotations
 import json, logging, re, threading, time
-from collections import Counter
+from collections import Counter, OrderedDict
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from ..core.errors import InvalidInput
 from ..core.records import Trajectory
 
@@ -49,8 +49,8 @@ _PRODUCT_WORDS = frozenset("""
     ball racket drill hammer bottle kit set bundle pack refill case cover""".split())
 
 # %% auto #0
-__all__ = ['log', 'ENTITIES', 'SPACY_MODEL', 'ALLOW_WORDS', 'get_analyzer', 'analyze', 'Redactor', 'redact', 'redact_payload',
-           'redact_trajectory', 'score_pii']
+__all__ = ['log', 'ENTITIES', 'SPACY_MODEL', 'ALLOW_WORDS', 'get_analyzer', 'clear_cache', 'analyze', 'analyze_many', 'Redactor',
+           'redact', 'texts_of', 'redact_payload', 'trajectory_texts', 'redact_trajectory', 'score_pii']
 
 # %% ../../nbs/02_data/00_pii.ipynb #5c32a12e
 _lock = threading.Lock()
@@ -186,14 +186,51 @@ def _plausible(entity: str, span: str, text: str, start: int, end: int, recogniz
         if all(_is_business(w) or w in _NOT_NAMES for w in words) or any(w in _PRODUCT_WORDS for w in words): return False
     return True
 
-@lru_cache(maxsize=8192)
+_CACHE: OrderedDict[str, tuple] = OrderedDict()     # text -> spans, least recently used first
+_CACHE_MAX = 65_536
+_cache_lock = threading.Lock()
+
+def _spans(text: str, results) -> tuple[tuple[str, int, int, float], ...]:
+    return tuple(sorted((r.entity_type, r.start, r.end, float(r.score)) for r in results
+                        if _plausible(r.entity_type, text[r.start:r.end], text, r.start, r.end,
+                                      (r.recognition_metadata or {}).get("recognizer_name", ""))))
+
+def _cached(text: str) -> tuple | None:
+    with _cache_lock:
+        hit = _CACHE.get(text)
+        if hit is not None: _CACHE.move_to_end(text)
+        return hit
+
+def _remember(text: str, spans: tuple) -> tuple:
+    with _cache_lock:
+        _CACHE[text] = spans
+        _CACHE.move_to_end(text)
+        while len(_CACHE) > _CACHE_MAX: _CACHE.popitem(last=False)
+    return spans
+
+def clear_cache() -> None:
+    "Forget every cached analysis (after the analyzer changed, or to measure it cold)."
+    with _cache_lock: _CACHE.clear()
+
 def analyze(text: str) -> tuple[tuple[str, int, int, float], ...]:
     "PII spans in `text` as `(entity, start, end, score)`, business facts removed."
     if not text or not text.strip(): return ()
+    hit = _cached(text)
+    if hit is not None: return hit
     res = get_analyzer().analyze(text=text, language="en", entities=list(ENTITIES), score_threshold=_MIN_SCORE)
-    return tuple(sorted((r.entity_type, r.start, r.end, float(r.score)) for r in res
-                        if _plausible(r.entity_type, text[r.start:r.end], text, r.start, r.end,
-                                      (r.recognition_metadata or {}).get("recognizer_name", ""))))
+    return _remember(text, _spans(text, res))
+
+def analyze_many(texts: Iterable[str], batch_size: int = 256) -> list[tuple[tuple[str, int, int, float], ...]]:
+    """`analyze` for many texts at once: the ones not cached go through spaCy together (`nlp.pipe`, Presidio's
+    `process_batch`), then each through Presidio's recognizers with its NLP artifacts; results land in the cache."""
+    texts = list(texts)
+    new = list(dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip() and _cached(t) is None))
+    if new:
+        an = get_analyzer()
+        for t, art in an.nlp_engine.process_batch(new, language="en", batch_size=batch_size):
+            _remember(t, _spans(t, an.analyze(text=t, language="en", entities=list(ENTITIES), score_threshold=_MIN_SCORE,
+                                              nlp_artifacts=art)))
+    return [analyze(t) for t in texts]
 
 # %% ../../nbs/02_data/00_pii.ipynb #108a16d0
 _KEY_HINTS = {
@@ -363,11 +400,33 @@ def redact(text: str) -> str:
     "Replace PII in `text` with typed placeholders such as `<PERSON>` (JSON text is redacted value by value)."
     return Redactor(numbered=False).redact_obj(text)
 
+def texts_of(obj: Any, _key: str = "") -> Iterator[str]:
+    "The strings in JSON-like `obj` (JSON text parsed) that `Redactor.redact_obj` will analyze: hand them to `analyze_many`."
+    if isinstance(obj, str):
+        parsed = _as_json(obj)
+        if parsed is not None: yield from texts_of(parsed, _key)
+        elif obj.strip() and _key not in _KEY_HINTS: yield obj          # a hinted value is replaced whole, unanalyzed
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if str(k).lower() not in _NOT_PII_KEYS: yield from texts_of(v, str(k).lower())
+    elif isinstance(obj, (list, tuple)):
+        for v in obj: yield from texts_of(v, _key)
+
 def redact_payload(obj: Any, redactor: Redactor | None = None) -> Any:
     "A redacted copy of a JSON-like event payload, with consistent numbered placeholders."
     r = redactor or Redactor()
     r.redact_obj(obj)                      # learn first, then replace everywhere
     return r.redact_obj(obj)
+
+def trajectory_texts(traj: Trajectory) -> Iterator[str]:
+    "Every text of `traj` that redaction analyzes: contents, tool-call arguments, observations, errors, metadata."
+    for m in traj.messages:
+        yield from texts_of(m.content)
+        for tc in m.tool_calls or []: yield from texts_of(tc.function.arguments)
+    for s in traj.steps:
+        yield from texts_of(s.observations)
+        if s.error: yield s.error
+    yield from texts_of(traj.metadata)
 
 def _redact_traj(traj: Trajectory, r: Redactor) -> Trajectory:
     t = traj.model_copy(deep=True)
@@ -383,6 +442,7 @@ def _redact_traj(traj: Trajectory, r: Redactor) -> Trajectory:
 def redact_trajectory(traj: Trajectory, redactor: Redactor | None = None) -> Trajectory:
     "A copy of `traj` with PII redacted in every text: messages, tool-call arguments, tool results, observations."
     r = redactor or Redactor()
+    analyze_many(trajectory_texts(traj))   # spaCy over all of its texts at once; both passes then read the cache
     _redact_traj(traj, r)
     return _redact_traj(traj, r)
 

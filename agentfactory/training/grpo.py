@@ -119,7 +119,7 @@ def episode_env_class(scenario, limits=None) -> type:
         methods[name] = _tool_method(name, t)
     ref = scenario if isinstance(scenario, str) else live
     cls = type(f"{re.sub(r'[^0-9A-Za-z]', '_', live.id).title().replace('_', '')}Episode", (EpisodeEnv,),
-               {"_scenario_ref": ref, "_limits": as_limits(limits if limits is not None else getattr(live, "limits", None)),
+               {"_scenario_ref": ref, "_scenario_version": live.version, "_limits": as_limits(limits if limits is not None else getattr(live, "limits", None)),
                 **methods})
     return cls
 
@@ -254,7 +254,7 @@ def train_grpo(base_path: str | Path, dataset_path: str | Path, out_dir: str | P
     env_cls = episode_env_class(scenario, getattr(hp, "limits", None))
     ds = ds.remove_columns([c for c in ("tools", "trajectory_id") if c in ds.column_names])
     funcs, weights = reward_functions(reward)
-    lr = hp.learning_rate or (1e-5 if peft_config is None and n_params > 50_000_000 else 5e-5 if peft_config is not None else 1e-5)
+    lr = hp.learning_rate or (5e-5 if peft_config is not None else 1e-5)
     loss_path = out/"loss.jsonl"
     if not resume_from_checkpoint: loss_path.unlink(missing_ok=True)
     report_to = _report_to(hp.tracking)
@@ -280,6 +280,6 @@ def train_grpo(base_path: str | Path, dataset_path: str | Path, out_dir: str | P
     return dict(base=str(base_path), model_dir=str(model_dir), peft=type(peft_config).__name__ if peft_config else "none",
                 params=n_params, trainable_params=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
                 learning_rate=lr, rows=len(ds), steps=trainer.state.global_step, scenario=scenario,
-                scenario_version=env_cls()._env.scenario.version, reward_functions=[f.__name__ for f in funcs],
+                scenario_version=env_cls._scenario_version, reward_functions=[f.__name__ for f in funcs],
                 reward_weights=weights, first=pick(first), last=pick(last), train_loss=result.training_loss,
                 seconds=round(seconds, 1), device=device, tracking=report_to)

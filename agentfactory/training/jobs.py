@@ -440,7 +440,9 @@ def run_worker(job_id: str) -> None:
         mv = reg.register(metrics["model_dir"], agent=agent, kind=job.algorithm,
                                            params=metrics.get("params", 0),
                                            lineage={"base": job.base_ref, "job": job.id, "datasets": [job.dataset_id],
-                                                    "algorithm": job.algorithm})
+                                                    "algorithm": job.algorithm,
+                                                    **{k: metrics[k] for k in ("scenario", "scenario_version") if k in metrics}},
+                                           metrics={"train": {k: metrics[k] for k in ("final_loss", "steps", "seconds") if k in metrics}})
         model_ref = mv.ref
     _update(job_id, store, status="succeeded", control=None, pid=None, metrics=metrics, model_ref=model_ref,
             step=metrics.get("steps", job.step), finished_at=utcnow())

@@ -1,4 +1,4 @@
-"""Supervised fine-tuning with TRL's `SFTTrainer`: LoRA (PEFT) for pretrained models, full fine-tuning for the tiny one, run as a job in its own process.
+"""Supervised fine-tuning with TRL's `SFTTrainer`: LoRA (PEFT) for pretrained models, full fine-tuning for the tiny one; a training job runs it in its own process.
 
 Docs: https://agentfactory.github.io/agentfactory/05_training/sft.html.md"""
 
@@ -6,25 +6,17 @@ Docs: https://agentfactory.github.io/agentfactory/05_training/sft.html.md"""
 
 # %% ../../nbs/05_training/01_sft.ipynb #72257348
 from __future__ import annotations
-import json, logging, os, sys, time
+import json, logging, os, time
 from dataclasses import dataclass, asdict, field, fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from pydantic import BaseModel
-from sqlalchemy import String, DateTime, JSON, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
-from ..core.errors import InvalidInput, NotFound, AgentFactoryError
-from ..core.records import new_id, utcnow
+from ..core.errors import InvalidInput
 from ..core.settings import get_settings
-from ..core.store import Base, Store, get_store
-from ..compute.core import Pool, ResourceSpec, run_process, job_usage
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ALGORITHMS', 'SFTJobConfig', 'fit_and_save', 'train_sft', 'TrainJob', 'create_job', 'get_job', 'run_worker',
-           'run_job']
+__all__ = ['log', 'SFTJobConfig', 'fit_and_save', 'train_sft']
 
 # %% ../../nbs/05_training/01_sft.ipynb #2f94fb1d
 @dataclass
@@ -177,110 +169,3 @@ def train_sft(base_path: str|Path, dataset_path: str|Path, out_dir: str|Path, co
                    tracking=report_to)
     (out_dir/"metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
-
-# %% ../../nbs/05_training/01_sft.ipynb #aaa24f9f
-ALGORITHMS = ("sft",)
-
-class _JobRow(Base):
-    __tablename__ = "train_jobs"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    algorithm: Mapped[str] = mapped_column(String(16))
-    base_path: Mapped[str] = mapped_column(String(1024))
-    dataset_id: Mapped[str|None] = mapped_column(String(64), nullable=True)
-    dataset_path: Mapped[str] = mapped_column(String(1024))
-    config: Mapped[dict] = mapped_column(JSON)
-    resources: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))       # queued | running | succeeded | failed
-    output_dir: Mapped[str] = mapped_column(String(1024))
-    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
-    usage: Mapped[dict] = mapped_column(JSON, default=dict)
-    error: Mapped[str|None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime|None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-class TrainJob(BaseModel):
-    "A training job as stored."
-    id: str
-    algorithm: str
-    base_path: str
-    dataset_id: str | None
-    dataset_path: str
-    config: dict
-    resources: dict
-    status: str
-    output_dir: str
-    metrics: dict
-    usage: dict
-    error: str | None
-    created_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def model_dir(self) -> Path: return Path(self.output_dir)/"model"
-
-def _job(r: _JobRow) -> TrainJob:
-    return TrainJob(**{c: getattr(r, c) for c in TrainJob.model_fields})
-
-def _jobs_store(store: Store|None) -> Store: return (store or get_store()).ensure(_JobRow)
-
-def create_job(base_path: str|Path, dataset_path: str|Path, *, algorithm: str = "sft", config: dict|SFTJobConfig|None = None,
-               dataset_id: str|None = None, resources: ResourceSpec|None = None, store: Store|None = None) -> TrainJob:
-    "Validate and record a training job (status `queued`)."
-    if algorithm not in ALGORITHMS: raise InvalidInput(f"algorithm {algorithm!r} is not available; choose one of {ALGORITHMS}")
-    base = Path(base_path)
-    if not (base/"config.json").exists() and not (base/"adapter_config.json").exists():
-        raise InvalidInput(f"base model {base} is not an HF model folder (no config.json)")
-    if not Path(dataset_path).is_file(): raise InvalidInput(f"dataset file {dataset_path} does not exist")
-    cfg = config if isinstance(config, SFTJobConfig) else SFTJobConfig.from_dict(config)
-    jid = new_id("job_")
-    out = get_settings().artifacts/"jobs"/jid
-    res = resources or ResourceSpec(cpus=1)
-    with _jobs_store(store).session() as s:
-        row = _JobRow(id=jid, algorithm=algorithm, base_path=str(base.resolve()), dataset_id=dataset_id,
-                      dataset_path=str(Path(dataset_path).resolve()), config=asdict(cfg), resources=res.model_dump(),
-                      status="queued", output_dir=str(out), metrics={}, usage={}, created_at=utcnow())
-        s.add(row); s.flush()
-        return _job(row)
-
-def get_job(job_id: str, store: Store|None = None) -> TrainJob:
-    "A job by id."
-    with _jobs_store(store).session() as s:
-        r = s.get(_JobRow, job_id)
-        if r is None: raise NotFound(f"training job {job_id!r} not found")
-        return _job(r)
-
-def _update(job_id: str, store: Store|None, **vals):
-    with _jobs_store(store).session() as s:
-        r = s.get(_JobRow, job_id)
-        for k, v in vals.items(): setattr(r, k, v)
-
-def run_worker(job_id: str) -> None:
-    "Entry point of the job's own process: train, then record metrics or the error."
-    job = get_job(job_id)
-    _update(job_id, None, status="running")
-    try:
-        metrics = train_sft(job.base_path, job.dataset_path, job.output_dir, SFTJobConfig.from_dict(job.config), run_name=job.id)
-        _update(job_id, None, status="succeeded", metrics=metrics, finished_at=utcnow())
-    except Exception as e:
-        log.exception("job %s failed", job_id)
-        _update(job_id, None, status="failed", error=f"{type(e).__name__}: {e}", finished_at=utcnow())
-        raise
-
-def run_job(job_id: str, store: Store|None = None, pool: Pool|None = None) -> TrainJob:
-    "Run a queued job in its own process within a compute allocation; returns the finished job."
-    store = _jobs_store(store)
-    job = get_job(job_id, store)
-    if job.status != "queued": raise InvalidInput(f"job {job_id} is {job.status}, only a queued job can run")
-    st = get_settings()
-    env = {"AGENTFACTORY_DB_URL": store.url, "AGENTFACTORY_ARTIFACT_ROOT": str(st.artifacts),
-           "AGENTFACTORY_TRACKING": st.tracking, "TOKENIZERS_PARALLELISM": "false"}
-    code = f"from agentfactory.training.sft import run_worker; run_worker({job_id!r})"
-    rc, usage = run_process([sys.executable, "-c", code], ResourceSpec(**job.resources), job_id,
-                            pool or Pool(store=store), env=env)
-    _update(job_id, store, usage=usage.model_dump())
-    job = get_job(job_id, store)
-    if rc != 0 and job.status != "failed":
-        _update(job_id, store, status="failed", error=f"worker exited with code {rc}", finished_at=utcnow())
-        job = get_job(job_id, store)
-    if job.status != "succeeded": raise AgentFactoryError(f"training job {job_id} failed: {job.error}")
-    return job
