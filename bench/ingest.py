@@ -80,7 +80,7 @@ out["redacted_events_per_min"], out["redacted_time_share"], _ = run(free_text, T
 out["redaction_share"] = out["redacted_time_share"].get("redact")
 
 # inside redaction, per text not seen before: spaCy's NER pipeline one text at a time (what `pii.analyze` does), the
-# same texts through `nlp.pipe` in batches (what a batched analyzer could do), and Presidio's recognizers on top
+# same texts through `nlp.pipe` in batches (what ingest does: `pii.analyze_many`), and Presidio's recognizers on top
 from agentfactory.data import pii
 an, kw = pii.get_analyzer(), dict(language="en", entities=list(pii.ENTITIES), score_threshold=0.35)
 texts = list(dict.fromkeys(e["payload"]["text"] for e in free_text(300, 990)))[:150]

@@ -309,7 +309,8 @@ def _tracking_callback(job: TrainingJob):
             import resource, wandb
             ds = wandb.Artifact(f"dataset-{job.dataset_id}", type="dataset", metadata={"id": job.dataset_id, "path": job.dataset_path})
             ds.add_reference(Path(job.dataset_path).resolve().as_uri())
-            run.use_artifact(ds)
+            if run.offline: run.log_artifact(ds)     # W&B refuses use_artifact offline; logged, it syncs with the run
+            else: run.use_artifact(ds)
             m = wandb.Artifact(f"model-{job.id}", type="model",
                                metadata={"job": job.id, "algorithm": job.algorithm, "base": job.base_ref, "dataset": job.dataset_id})
             m.add_reference(Path(model_dir).resolve().as_uri())
