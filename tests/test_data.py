@@ -200,3 +200,20 @@ def test_dataset_rows_feed_trl_sft_trainer(store, tmp_path):
     assert "null" not in text
     assert any(l != -100 for l in trainer.train_dataset[0]["labels"])
     assert trainer.train().global_step == 1
+
+def test_analyze_many_in_worker_processes_matches_one_by_one(monkeypatch, caplog):
+    "A big batch is shared with a spawned worker process; its spans equal analyzing each text alone, in order."
+    texts = [f"Hi, I'm {n} ({p}). Where is order A{1000 + i}? Mail me at {n.split()[0].lower()}@example.com"
+             for i, (n, p) in enumerate(zip(["Maria Gonzalez", "Ahmed Khan", "Priya Raghunathan", "Yuki Sato"] * 6,
+                                            [f"555-01{k:02d}" for k in range(24)]))]
+    monkeypatch.setenv("AGENTFACTORY_PII_WORKERS", "1")
+    monkeypatch.setattr(pii, "PARALLEL_MIN", 8)
+    pii.clear_cache()
+    shared = pii.analyze_many(texts + texts[:3])
+    assert pii._POOL is not None                          # the worker was used, not just this process
+    pii.clear_cache()
+    alone = [pii.analyze(t) for t in texts]
+    assert shared == alone + alone[:3]
+    assert all(any(s[0] == "PERSON" for s in sp) and any(s[0] == "EMAIL_ADDRESS" for s in sp) for sp in alone)
+    monkeypatch.setenv("AGENTFACTORY_PII_WORKERS", "two")
+    with pytest.raises(InvalidInput, match="AGENTFACTORY_PII_WORKERS"): pii.pii_workers()

@@ -6,7 +6,8 @@ Docs: https://agentfactory.github.io/agentfactory/02_data/pii.html.md"""
 
 # %% ../../nbs/02_data/00_pii.ipynb #32162230
 from __future__ import annotations
-import json, logging, re, threading, time
+import atexit, json, logging, os, re, sys, threading, time
+from contextlib import contextmanager
 from collections import Counter, OrderedDict
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
@@ -49,8 +50,9 @@ _PRODUCT_WORDS = frozenset("""
     ball racket drill hammer bottle kit set bundle pack refill case cover""".split())
 
 # %% auto #0
-__all__ = ['log', 'ENTITIES', 'SPACY_MODEL', 'ALLOW_WORDS', 'get_analyzer', 'clear_cache', 'analyze', 'analyze_many', 'Redactor',
-           'redact', 'texts_of', 'redact_payload', 'trajectory_texts', 'redact_trajectory', 'score_pii']
+__all__ = ['log', 'ENTITIES', 'SPACY_MODEL', 'ALLOW_WORDS', 'PARALLEL_MIN', 'get_analyzer', 'clear_cache', 'analyze',
+           'pii_workers', 'analyze_many', 'Redactor', 'redact', 'texts_of', 'redact_payload', 'trajectory_texts',
+           'redact_trajectory', 'score_pii']
 
 # %% ../../nbs/02_data/00_pii.ipynb #5c32a12e
 _lock = threading.Lock()
@@ -219,16 +221,66 @@ def analyze(text: str) -> tuple[tuple[str, int, int, float], ...]:
     res = get_analyzer().analyze(text=text, language="en", entities=list(ENTITIES), score_threshold=_MIN_SCORE)
     return _remember(text, _spans(text, res))
 
+def _analyze_chunk(texts: list[str], batch_size: int = 256) -> list[tuple]:
+    "Spans of each of `texts`: spaCy over all of them at once (`nlp.pipe`), then Presidio's recognizers per text."
+    an = get_analyzer()
+    return [_spans(t, an.analyze(text=t, language="en", entities=list(ENTITIES), score_threshold=_MIN_SCORE, nlp_artifacts=art))
+            for t, art in an.nlp_engine.process_batch(texts, language="en", batch_size=batch_size)]
+
+PARALLEL_MIN = 256                  # new texts in one call before other processes help
+_POOL, _pool_lock = None, threading.Lock()
+
+def pii_workers() -> int:
+    "Processes besides this one that analyze big batches: `AGENTFACTORY_PII_WORKERS`, else one less than the CPU count."
+    v = os.environ.get("AGENTFACTORY_PII_WORKERS")
+    if v is not None and not v.strip().isdigit(): raise InvalidInput(f"AGENTFACTORY_PII_WORKERS must be a whole number, got {v!r}")
+    return int(v) if v is not None else max(0, (os.cpu_count() or 1) - 1)
+
+@contextmanager
+def _no_main_script():
+    """Hide the `__main__` script's path while workers start: `spawn` would re-run an unguarded script (a bench, a
+    notebook-made script) in every worker, and a worker needs nothing from it."""
+    main = sys.modules.get("__main__")
+    path = main.__dict__.pop("__file__", None) if main is not None and getattr(main, "__spec__", None) is None else None
+    try: yield
+    finally:
+        if path is not None: main.__file__ = path
+
+def _pool():
+    "The worker processes (spawned, each with its own analyzer), started on the first big batch and kept."
+    global _POOL
+    with _pool_lock:
+        if _POOL is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+            _POOL = ProcessPoolExecutor(pii_workers(), mp_context=mp.get_context("spawn"), initializer=get_analyzer)
+            atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
+        return _POOL
+
 def analyze_many(texts: Iterable[str], batch_size: int = 256) -> list[tuple[tuple[str, int, int, float], ...]]:
     """`analyze` for many texts at once: the ones not cached go through spaCy together (`nlp.pipe`, Presidio's
-    `process_batch`), then each through Presidio's recognizers with its NLP artifacts; results land in the cache."""
+    `process_batch`), then each through Presidio's recognizers with its NLP artifacts; results land in the cache.
+    From `PARALLEL_MIN` new texts on, `pii_workers()` other processes take equal shares while this one does its own."""
+    global _POOL
     texts = list(texts)
     new = list(dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip() and _cached(t) is None))
     if new:
-        an = get_analyzer()
-        for t, art in an.nlp_engine.process_batch(new, language="en", batch_size=batch_size):
-            _remember(t, _spans(t, an.analyze(text=t, language="en", entities=list(ENTITIES), score_threshold=_MIN_SCORE,
-                                              nlp_artifacts=art)))
+        k = pii_workers() if len(new) >= PARALLEL_MIN else 0
+        share = -(-len(new) // (k + 1))
+        chunks = [new[i:i + share] for i in range(0, len(new), share)]
+        futures = []
+        if k:
+            try:
+                with _no_main_script(): futures = [_pool().submit(_analyze_chunk, c, batch_size) for c in chunks[1:]]
+            except Exception as e: log.warning("PII worker processes unavailable (%s); analyzing in this process", e)
+        found = _analyze_chunk(chunks[0] if futures else new, batch_size)
+        for f, c in zip(futures, chunks[1:]):
+            try: found += f.result()
+            except Exception as e:                       # a broken pool loses no text: this process does the share
+                log.warning("a PII worker failed (%s); analyzing its share here", e)
+                with _pool_lock: _POOL = None
+                found += _analyze_chunk(c, batch_size)
+        for t, s in zip(new, found): _remember(t, s)
     return [analyze(t) for t in texts]
 
 # %% ../../nbs/02_data/00_pii.ipynb #108a16d0
