@@ -217,3 +217,22 @@ def test_analyze_many_in_worker_processes_matches_one_by_one(monkeypatch, caplog
     assert all(any(s[0] == "PERSON" for s in sp) and any(s[0] == "EMAIL_ADDRESS" for s in sp) for sp in alone)
     monkeypatch.setenv("AGENTFACTORY_PII_WORKERS", "two")
     with pytest.raises(InvalidInput, match="AGENTFACTORY_PII_WORKERS"): pii.pii_workers()
+
+
+def test_pii_worker_exits_when_its_parent_is_killed(tmp_path):
+    "A server killed with -9 sends its PII workers no shutdown: they notice the parent is gone and exit."
+    import os, signal, subprocess, sys, time
+    code = ("import os, time; os.environ['AGENTFACTORY_PII_WORKERS'] = '1'\n"
+            "from agentfactory.data import pii; pii.PARALLEL_MIN = 4\n"
+            "pii.analyze_many([f'Call Maria Gonzalez about order A{1000 + i}' for i in range(12)])\n"
+            "print(*pii._POOL._processes, flush=True); time.sleep(600)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "AGENTFACTORY_ARTIFACT_ROOT": str(tmp_path)})
+    try:
+        workers = [int(w) for w in p.stdout.readline().split()]
+        assert workers and all(os.path.exists(f"/proc/{w}") for w in workers)
+    finally:
+        p.send_signal(signal.SIGKILL); p.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(os.path.exists(f"/proc/{w}") for w in workers): time.sleep(0.5)
+    assert not any(os.path.exists(f"/proc/{w}") for w in workers), "a PII worker outlived its killed parent"

@@ -246,6 +246,14 @@ def _no_main_script():
     finally:
         if path is not None: main.__file__ = path
 
+def _worker_init(parent: int) -> None:
+    "In a worker: build the analyzer, and exit when the parent is gone (killed with -9 it sends no shutdown)."
+    get_analyzer()
+    def watch():
+        while os.getppid() == parent: time.sleep(1.0)
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True, name="pii-parent-watch").start()
+
 def _pool():
     "The worker processes (spawned, each with its own analyzer), started on the first big batch and kept."
     global _POOL
@@ -253,7 +261,8 @@ def _pool():
         if _POOL is None:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
-            _POOL = ProcessPoolExecutor(pii_workers(), mp_context=mp.get_context("spawn"), initializer=get_analyzer)
+            _POOL = ProcessPoolExecutor(pii_workers(), mp_context=mp.get_context("spawn"),
+                                        initializer=_worker_init, initargs=(os.getpid(),))
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
 
