@@ -65,7 +65,7 @@ print(f"M1 ({sft.model_ref}, SFT {sft_s:.0f} s): held-out success {m1.success_ra
 t0 = time.time()
 grpo = run_job(create_job(dict(model_base=sft.model_ref, dataset_ref=rl_ds.id, algorithm="grpo", peft="lora", compute={"cpus": 2},
                                reward={"env": 1.0, "rules": 0.25},
-                               hyperparameters=dict(max_steps=a.grpo_steps, batch_size=8, num_generations=4, learning_rate=1e-4,
+                               hyperparameters=dict(max_steps=a.grpo_steps, batch_size=2, grad_accum=4, num_generations=4, learning_rate=1e-4,
                                                     max_completion_length=budget, max_tool_calls=max_calls, beta=0.02, temperature=a.temperature,
                                                     logging_steps=1, save_steps=1000, seed=a.seed, device="cpu",
                                                     scenario=a.scenario))).id)

@@ -188,13 +188,15 @@ def test_grpo_job_rolls_out_in_the_scenario(desk):
     ingest_trajectories(run_episodes(desk.expert(), desk, desk.tasks("train", n=4, seed=0), progress=False))
     rl = build_dataset("rl", tools=desk.tools)
     for hp, msg in [(dict(batch_size=6, num_generations=4), "multiple of num_generations"),
+                    (dict(batch_size=2, grad_accum=3, num_generations=4), r"2 × 3\) must be a multiple of num_generations \(4\)"),
                     (dict(scenario="no-such-scenario"), "hyperparameters.scenario"),
                     (dict(limits={"max_stepz": 3}), "max_stepz")]:
         with pytest.raises(InvalidInput, match=msg):
             create_job(dict(model_base="tiny", dataset_ref=rl.id, algorithm="grpo", hyperparameters=hp))
     with pytest.raises(InvalidInput, match="rm_ref"):
         create_job(dict(model_base="tiny", dataset_ref=rl.id, algorithm="grpo", reward={"env": 1.0, "rm": 0.5}))
-    hp = dict(max_steps=2, batch_size=4, num_generations=4, max_completion_length=24, learning_rate=1e-4, logging_steps=1,
+    # micro-batches: each step generates 4 episodes (one group) and computes the loss 2 at a time
+    hp = dict(max_steps=2, batch_size=2, grad_accum=2, num_generations=4, max_completion_length=24, learning_rate=1e-4, logging_steps=1,
               save_steps=1, seed=0, device="cpu")
     job = create_job(dict(model_base="tiny", dataset_ref=rl.id, algorithm="grpo", peft="none", compute={"cpus": 1},
                           reward={"env": 1.0, "rules": 0.5}, hyperparameters=hp))

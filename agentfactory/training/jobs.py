@@ -62,7 +62,7 @@ class DPOHyperparameters(_Hyperparameters):
 
 class GRPOHyperparameters(_Hyperparameters):
     "GRPO: TRL `GRPOTrainer` with multi-turn rollouts in the dataset's scenario (`agentfactory.training.grpo`)."
-    num_generations: int = Field(4, ge=2)             # completions per prompt; batch_size must be a multiple
+    num_generations: int = Field(4, ge=2)             # completions per prompt; batch_size × grad_accum must be a multiple
     max_completion_length: int = Field(256, ge=1)     # tokens of a whole episode's completion, tool results included
     max_tool_calls: int = Field(4, ge=1)              # TRL's max_tool_calling_iterations
     beta: float = Field(0.02, ge=0)                   # KL weight against the starting policy (0: no KL, no ref model)
@@ -130,8 +130,9 @@ def validate_spec(spec: JobSpec | dict, store: Store | None = None) -> tuple[Job
         raise InvalidInput(f"reward is a GRPO setting; a {spec.algorithm} job takes none")
     if spec.algorithm == "grpo":
         hp = spec.hparams()
-        if hp.batch_size % hp.num_generations:
-            raise InvalidInput(f"grpo: batch_size ({hp.batch_size}) must be a multiple of num_generations ({hp.num_generations})")
+        if (hp.batch_size * hp.grad_accum) % hp.num_generations:     # one generation batch = batch_size × grad_accum episodes
+            raise InvalidInput(f"grpo: batch_size × grad_accum ({hp.batch_size} × {hp.grad_accum}) must be a multiple of "
+                               f"num_generations ({hp.num_generations}): each step generates whole groups")
         if hp.limits is not None:
             from agentfactory.envs.spec import as_limits
             as_limits(hp.limits)
