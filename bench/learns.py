@@ -79,7 +79,7 @@ diffs = sorted(sum(m2_ok[i] - m1_ok[i] for i in idx) / n for idx in ([rng.randra
 out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 shutil.copy(Path(grpo.output_dir) / "loss.jsonl", out / "learns_grpo_log.jsonl")
 result = {
-    "machine": f"{platform.machine()} {os.cpu_count()} cores", "scenario": a.scenario, "levels": list(levels),
+    "machine": f"{platform.machine()} {os.cpu_count()} cores", "scenario": a.scenario, "levels": list(levels), "seed": a.seed,
     "sft_demos": len(sft_tasks), "sft_steps": sft.step, "grpo_steps": grpo.step, "heldout_tasks": n,
     "m1_success": round(m1.success_rate, 4), "m1_ci95": [round(x, 4) for x in m1.success_ci95],
     "m2_success": round(m2.success_rate, 4), "m2_ci95": [round(x, 4) for x in m2.success_ci95],
@@ -90,6 +90,9 @@ result = {
     "sft_seconds": round(sft_s, 1), "grpo_seconds": round(grpo_s, 1),
     "grpo_reward_first": grpo.metrics["first"].get("reward"), "grpo_reward_last": grpo.metrics["last"].get("reward"),
     "m1_ref": sft.model_ref, "m2_ref": grpo.model_ref, "cpu_seconds_grpo": grpo.usage.get("cpu_seconds"),
+    "grpo_hyperparameters": {k: grpo.spec["hyperparameters"][k] for k in ("batch_size", "grad_accum", "num_generations",
+                                                                          "max_completion_length", "learning_rate", "beta", "temperature")},
+    "heldout_task_ids": [t.id for t in held], "m1_solved": m1_ok, "m2_solved": m2_ok,     # per task: pooled CIs across seeds
 }
 (out / "learns.json").write_text(json.dumps(result, indent=1))
 print(json.dumps(result))

@@ -219,6 +219,27 @@ def test_analyze_many_in_worker_processes_matches_one_by_one(monkeypatch, caplog
     with pytest.raises(InvalidInput, match="AGENTFACTORY_PII_WORKERS"): pii.pii_workers()
 
 
+def test_a_killed_pii_worker_loses_no_text_and_is_replaced(monkeypatch, caplog):
+    "A worker killed between batches: the next batch is analyzed here (same spans), and the batch after gets fresh workers."
+    import os, signal, time
+    monkeypatch.setenv("AGENTFACTORY_PII_WORKERS", "1")
+    monkeypatch.setattr(pii, "PARALLEL_MIN", 8)
+    batch = lambda k: [f"Dear {n}, order A{k}{i:03d} shipped; call 555-01{i:02d}." for i, n in
+                       enumerate(["Maria Gonzalez", "Ahmed Khan", "Yuki Sato", "Priya Raghunathan"] * 4)]
+    pii.clear_cache()
+    pii.analyze_many(batch(1))
+    old = pii._POOL
+    for w in list(old._processes): os.kill(w, signal.SIGKILL)
+    time.sleep(1.0)
+    with caplog.at_level("WARNING", logger="agentfactory.data.pii"): got = pii.analyze_many(batch(2))
+    assert "PII worker" in caplog.text and pii._POOL is None      # the broken pool is shut down and forgotten
+    pii.clear_cache()
+    assert got == [pii.analyze(t) for t in batch(2)] and all(any(e[0] == "PERSON" for e in sp) for sp in got)
+    pii.clear_cache()
+    again = pii.analyze_many(batch(3))                            # a fresh pool takes its share again
+    assert pii._POOL is not None and pii._POOL is not old and len(again) == 16
+
+
 def test_pii_worker_exits_when_its_parent_is_killed(tmp_path):
     "A server killed with -9 sends its PII workers no shutdown: they notice the parent is gone and exit."
     import os, signal, subprocess, sys, time

@@ -165,10 +165,10 @@ def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None,
     redactors = [None] * len(trajs)
     if redact and trajs:
         from tqdm.auto import tqdm
-        from agentfactory.data.pii import Redactor, analyze_many, redact_trajectory, trajectory_texts
+        from agentfactory.data.pii import Redactor, _redact_trajectory, analyze_many, trajectory_texts
         analyze_many(t for tr in trajs for t in trajectory_texts(tr))   # spaCy over the whole batch at once
         redactors = [Redactor() for _ in trajs]
-        trajs = [redact_trajectory(t, r) for t, r in zip(tqdm(trajs, desc="redacting", disable=len(trajs) < 50), redactors)]
+        trajs = [_redact_trajectory(t, r) for t, r in zip(tqdm(trajs, desc="redacting", disable=len(trajs) < 50), redactors)]
     rows = [_trajectory_row(t) for t in trajs]
     events = [_event_row(e) for t in trajs for e in trajectory_events(t)]
     subjects = _subjects([(t, r, t.id, None) for t, r in zip(trajs, redactors)])

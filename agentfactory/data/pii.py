@@ -266,11 +266,16 @@ def _pool():
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
 
+def _drop_pool() -> None:
+    "Shut a broken pool down and forget it: the next big batch starts fresh workers."
+    global _POOL
+    with _pool_lock: broken, _POOL = _POOL, None
+    if broken is not None: broken.shutdown(wait=False, cancel_futures=True)
+
 def analyze_many(texts: Iterable[str], batch_size: int = 256) -> list[tuple[tuple[str, int, int, float], ...]]:
     """`analyze` for many texts at once: the ones not cached go through spaCy together (`nlp.pipe`, Presidio's
     `process_batch`), then each through Presidio's recognizers with its NLP artifacts; results land in the cache.
     From `PARALLEL_MIN` new texts on, `pii_workers()` other processes take equal shares while this one does its own."""
-    global _POOL
     texts = list(texts)
     new = list(dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip() and _cached(t) is None))
     if new:
@@ -281,13 +286,15 @@ def analyze_many(texts: Iterable[str], batch_size: int = 256) -> list[tuple[tupl
         if k:
             try:
                 with _no_main_script(): futures = [_pool().submit(_analyze_chunk, c, batch_size) for c in chunks[1:]]
-            except Exception as e: log.warning("PII worker processes unavailable (%s); analyzing in this process", e)
+            except Exception as e:
+                log.warning("PII worker processes unavailable (%s); analyzing in this process", e)
+                _drop_pool()
         found = _analyze_chunk(chunks[0] if futures else new, batch_size)
         for f, c in zip(futures, chunks[1:]):
             try: found += f.result()
             except Exception as e:                       # a broken pool loses no text: this process does the share
                 log.warning("a PII worker failed (%s); analyzing its share here", e)
-                with _pool_lock: _POOL = None
+                _drop_pool()
                 found += _analyze_chunk(c, batch_size)
         for t, s in zip(new, found): _remember(t, s)
     return [analyze(t) for t in texts]
@@ -499,12 +506,15 @@ def _redact_traj(traj: Trajectory, r: Redactor) -> Trajectory:
     t.metadata = r.redact_obj(t.metadata)
     return t
 
+def _redact_trajectory(traj: Trajectory, r: Redactor) -> Trajectory:
+    "`redact_trajectory` for texts already analyzed (a batch that ran `analyze_many` over all of its trajectories)."
+    _redact_traj(traj, r)                  # learn every entity first, then replace everywhere
+    return _redact_traj(traj, r)
+
 def redact_trajectory(traj: Trajectory, redactor: Redactor | None = None) -> Trajectory:
     "A copy of `traj` with PII redacted in every text: messages, tool-call arguments, tool results, observations."
-    r = redactor or Redactor()
     analyze_many(trajectory_texts(traj))   # spaCy over all of its texts at once; both passes then read the cache
-    _redact_traj(traj, r)
-    return _redact_traj(traj, r)
+    return _redact_trajectory(traj, redactor or Redactor())
 
 # %% ../../nbs/02_data/00_pii.ipynb #f56510c4
 _PH_TYPE = re.compile(r"<([A-Z][A-Z_]*?)(?:_\d+)?>")

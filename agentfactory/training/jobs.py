@@ -320,10 +320,7 @@ def _tracking_callback(job: TrainingJob):
             run.summary["compute/cpu_seconds"] = round(ru.ru_utime + ru.ru_stime, 3)
     return Tracking()
 
-def _resolve_device(device: str) -> str:
-    if device != "auto": return device
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
+from .sft import _resolve_device      # "auto" is CUDA when there is one; defined once, with the SFT trainer
 
 def _report_to(tracking: str | None) -> str:
     st = get_settings()
