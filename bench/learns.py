@@ -16,6 +16,11 @@ p.add_argument("--levels", default="1,2,3,4", help="support-desk levels trained 
 p.add_argument("--sft-steps", type=int, default=16)
 p.add_argument("--grpo-steps", type=int, default=12)
 p.add_argument("--n-eval", type=int, default=80)
+p.add_argument("--rl-levels", default="1,2", help="levels GRPO trains on: where M1 sometimes succeeds, so groups have variance "
+               "(M1 never solves L3; an all-fail group teaches nothing)")
+p.add_argument("--grpo-lr", type=float, default=3e-4)
+p.add_argument("--grpo-batch", type=int, default=4, help="episodes per GRPO micro-batch")
+p.add_argument("--grpo-accum", type=int, default=4, help="micro-batches per GRPO step (a step samples batch x accum episodes)")
 p.add_argument("--temperature", type=float, default=0.8, help="GRPO sampling temperature")
 p.add_argument("--seed", type=int, default=0)
 a = p.parse_args()
@@ -36,14 +41,15 @@ from agentfactory.training.registry import ModelRegistry
 if a.quick: a.sft_steps, a.grpo_steps, a.n_eval = 2, 2, 8
 desk = resolve_scenario(a.scenario)
 levels = tuple(int(x) for x in a.levels.split(","))
+rl_levels = tuple(int(x) for x in a.rl_levels.split(","))
 # tool results count in TRL's completion budget: an L3 episode (three lookups) is ~500 SmolLM2 tokens, L1/L2 ~185
-budget, max_calls = (512, 3) if max(levels) >= 3 else (256, 2)
+budget, max_calls = (512, 3) if max(rl_levels) >= 3 else (256, 2)
 sft_tasks = desk.tasks("train", levels=levels, n=8 * a.sft_steps, seed=a.seed)
 ingest_trajectories(run_episodes(desk.expert(), desk, sft_tasks, progress=False))
 sft_ds = build_dataset("sft", tools=desk.tools)
-rl_tasks = desk.tasks("train", levels=levels, n=200, seed=a.seed + 1)
+rl_tasks = desk.tasks("train", levels=rl_levels, n=200, seed=a.seed + 1)
 ingest_trajectories(run_episodes(desk.expert(), desk, rl_tasks, progress=False))
-rl_ds = build_dataset("rl", tools=desk.tools)
+rl_ds = build_dataset("rl", tools=desk.tools, filters={"level": list(rl_levels)})
 held = desk.tasks("heldout", levels=levels, n=a.n_eval, seed=a.seed)
 
 t0 = time.time()
@@ -65,7 +71,7 @@ print(f"M1 ({sft.model_ref}, SFT {sft_s:.0f} s): held-out success {m1.success_ra
 t0 = time.time()
 grpo = run_job(create_job(dict(model_base=sft.model_ref, dataset_ref=rl_ds.id, algorithm="grpo", peft="lora", compute={"cpus": 2},
                                reward={"env": 1.0, "rules": 0.25},
-                               hyperparameters=dict(max_steps=a.grpo_steps, batch_size=2, grad_accum=4, num_generations=4, learning_rate=1e-4,
+                               hyperparameters=dict(max_steps=a.grpo_steps, batch_size=a.grpo_batch, grad_accum=a.grpo_accum, num_generations=4, learning_rate=a.grpo_lr,
                                                     max_completion_length=budget, max_tool_calls=max_calls, beta=0.02, temperature=a.temperature,
                                                     logging_steps=1, save_steps=1000, seed=a.seed, device="cpu",
                                                     scenario=a.scenario))).id)
@@ -79,7 +85,7 @@ diffs = sorted(sum(m2_ok[i] - m1_ok[i] for i in idx) / n for idx in ([rng.randra
 out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
 shutil.copy(Path(grpo.output_dir) / "loss.jsonl", out / "learns_grpo_log.jsonl")
 result = {
-    "machine": f"{platform.machine()} {os.cpu_count()} cores", "scenario": a.scenario, "levels": list(levels), "seed": a.seed,
+    "machine": f"{platform.machine()} {os.cpu_count()} cores", "scenario": a.scenario, "levels": list(levels), "rl_levels": list(rl_levels), "seed": a.seed,
     "sft_demos": len(sft_tasks), "sft_steps": sft.step, "grpo_steps": grpo.step, "heldout_tasks": n,
     "m1_success": round(m1.success_rate, 4), "m1_ci95": [round(x, 4) for x in m1.success_ci95],
     "m2_success": round(m2.success_rate, 4), "m2_ci95": [round(x, 4) for x in m2.success_ci95],
