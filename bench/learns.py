@@ -1,6 +1,8 @@
 """Does a second stage beat SFT? M1 = LoRA SFT of SmolLM2 on a few expert demonstrations; M2 = GRPO from M1 with
 rollouts in the support desk (reward: the env checker + rule verifiers). Both evaluated greedily on the same held-out
 tasks (phrasings never seen in training); the gain is reported with a paired bootstrap 95 % CI over tasks.
+GRPO trains on the levels where M1 sometimes succeeds (--rl-levels, default L1-L2): a group in which every episode
+fails (M1 never solves L3) has no variance and teaches nothing, yet costs the longest rollouts.
 
 Everything goes through the Training Factory's jobs (own processes, compute allocations, registry), so this is also
 the end-to-end check of SFT -> GRPO -> registry -> evaluation. Prints one JSON object; writes the GRPO log
