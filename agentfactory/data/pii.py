@@ -266,11 +266,12 @@ def _pool():
             atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
         return _POOL
 
-def _drop_pool() -> None:
-    "Shut a broken pool down and forget it: the next big batch starts fresh workers."
+def _drop_pool(broken) -> None:
+    "Shut the pool `broken` down; forget it unless another thread already replaced it. The next big batch starts fresh workers."
     global _POOL
-    with _pool_lock: broken, _POOL = _POOL, None
-    if broken is not None: broken.shutdown(wait=False, cancel_futures=True)
+    with _pool_lock:
+        if _POOL is broken: _POOL = None
+    broken.shutdown(wait=False, cancel_futures=True)
 
 def analyze_many(texts: Iterable[str], batch_size: int = 256) -> list[tuple[tuple[str, int, int, float], ...]]:
     """`analyze` for many texts at once: the ones not cached go through spaCy together (`nlp.pipe`, Presidio's
@@ -282,19 +283,20 @@ def analyze_many(texts: Iterable[str], batch_size: int = 256) -> list[tuple[tupl
         k = pii_workers() if len(new) >= PARALLEL_MIN else 0
         share = -(-len(new) // (k + 1))
         chunks = [new[i:i + share] for i in range(0, len(new), share)]
-        futures = []
+        futures, pool = [], None
         if k:
             try:
-                with _no_main_script(): futures = [_pool().submit(_analyze_chunk, c, batch_size) for c in chunks[1:]]
+                pool = _pool()
+                with _no_main_script(): futures = [pool.submit(_analyze_chunk, c, batch_size) for c in chunks[1:]]
             except Exception as e:
                 log.warning("PII worker processes unavailable (%s); analyzing in this process", e)
-                _drop_pool()
+                if pool is not None: _drop_pool(pool)
         found = _analyze_chunk(chunks[0] if futures else new, batch_size)
         for f, c in zip(futures, chunks[1:]):
             try: found += f.result()
             except Exception as e:                       # a broken pool loses no text: this process does the share
                 log.warning("a PII worker failed (%s); analyzing its share here", e)
-                _drop_pool()
+                _drop_pool(pool)
                 found += _analyze_chunk(c, batch_size)
         for t, s in zip(new, found): _remember(t, s)
     return [analyze(t) for t in texts]
