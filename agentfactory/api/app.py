@@ -7,12 +7,12 @@ Docs: https://agentfactory.github.io/agentfactory/08_api/app.html.md"""
 # %% ../../nbs/08_api/00_app.ipynb #6e3fcf0f
 from __future__ import annotations
 import logging
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
-from ..core.errors import AgentFactoryError
+from ..core.errors import NotFound
+from ..core.serving import add_error_handlers
 from .data import router as data_router
+from .platform import authorize, install_platform, principal_of, scope_of, stored_ref
 from ..runtime.core import AgentInfo, Runtime, SessionInfo, TurnResult
 
 log = logging.getLogger(__name__)
@@ -22,86 +22,72 @@ class _Body(BaseModel):
 
 class CreateAgent(_Body):
     name: str = Field(min_length=1, max_length=128)
-    scenario: str = "support-desk"
+    scenario: str = Field("support-desk", min_length=1, max_length=256, description="built-in or stored name[@version]")
     max_steps: int = Field(4, ge=1, le=32)
 
 class Deploy(_Body):
-    model: str = Field(min_length=1, description="registry ref: M1, support-agent:M1 or support-agent@champion")
+    model: str = Field(min_length=1, max_length=256, description="registry ref: M1, support-agent:M1 or support-agent@champion")
 
 class StepIn(_Body):
     message: str = Field(min_length=1, max_length=8000)
 
-async def error_response(request: Request, exc: AgentFactoryError) -> JSONResponse:
-    "The answer to a library error: its status code and `{\"detail\": message, \"error\": class name}`."
-    if exc.status_code >= 500: log.error("internal error on %s: %s", request.url.path, exc)
-    return JSONResponse(status_code=exc.status_code, content={"detail": str(exc), "error": type(exc).__name__})
-
-class _BodyLimit:
-    "ASGI middleware: refuse a request body over `max_bytes` with 413, by its Content-Length or while it streams."
-    def __init__(self, app, max_bytes: int): self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http": return await self.app(scope, receive, send)
-        msg = f"request body over {self.max_bytes} bytes: send fewer events or trajectories per request"
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await JSONResponse(status_code=413, content={"detail": msg, "error": "PayloadTooLarge"})(scope, receive, send)
-        seen = 0
-        async def limited():
-            nonlocal seen
-            m = await receive()
-            seen += len(m.get("body", b"")) if m["type"] == "http.request" else 0
-            if seen > self.max_bytes: raise HTTPException(413, msg)   # FastAPI passes HTTPExceptions through
-            return m
-        await self.app(scope, limited, send)
+def _agent_for(request: Request, agent_id: str) -> AgentInfo:
+    "The agent, if this key may reach it: an agent-client key only reaches the agents named on it (else 404)."
+    a = scope_of(request).runtime.get_agent(agent_id)
+    if not principal_of(request).may_use_agent(a.id, a.name): raise NotFound(f"agent {agent_id!r} not found")
+    return a
 
 # %% auto #0
-__all__ = ['log', 'CreateAgent', 'Deploy', 'StepIn', 'error_response', 'create_app']
+__all__ = ['log', 'CreateAgent', 'Deploy', 'StepIn', 'create_app']
 
 # %% ../../nbs/08_api/00_app.ipynb #74ffc855
-def create_app(runtime: Runtime|None = None, max_body_bytes: int = 32 * 2**20) -> FastAPI:
-    "The Agent Factory HTTP app over `runtime` (default: one on the settings' store)."
+def create_app(runtime: Runtime|None = None, max_body_bytes: int|None = None) -> FastAPI:
+    "The Agent Factory HTTP app over `runtime` (default: one on the settings' store); every route but /healthz needs a key."
     from contextlib import asynccontextmanager
     @asynccontextmanager
     async def lifespan(app):
         yield
-        app.state.env_runs.shutdown()            # store the env runs still queued
-    app = FastAPI(title="Agent Factory", version="0.1", lifespan=lifespan)
+        app.state.platform.shutdown()            # store the env runs still queued, in every tenant
+    app = FastAPI(title="Agent Factory", version="0.1", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(authorize)])
     app.state.runtime = runtime or Runtime()
-    rt = lambda: app.state.runtime
-    app.add_exception_handler(AgentFactoryError, error_response)
-    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    app.state.max_body_bytes = max_body_bytes
+    rt = lambda request: scope_of(request).runtime
+    add_error_handlers(app)
     app.include_router(data_router)
     app.include_router(data_router, prefix="/data", include_in_schema=False)
-    from agentfactory.api.lineage import router as lineage_router   # lineage, deletion, audit
+    from agentfactory.api.lineage import router as lineage_router   # lineage, deletion
     app.include_router(lineage_router)
-    from agentfactory.envs.server import EnvRuns, env_router        # scenarios and env runs (Environment Factory)
-    app.state.env_runs = EnvRuns(store_obj=app.state.runtime.store)
-    app.include_router(env_router())
+    from agentfactory.envs.server import env_router                 # scenarios and env runs (Environment Factory)
+    app.include_router(env_router(runs_of=lambda request: scope_of(request).env_runs))
     from agentfactory.api.models import models_router                # the model registry (Training Factory)
     app.include_router(models_router())
     from agentfactory.api.train import train_router                  # training jobs and reward models
     app.include_router(train_router())
 
     @app.get("/healthz")
-    def healthz() -> dict: return rt().health()
+    def healthz() -> dict: return {"status": "ok" if app.state.runtime.store.ping() else "degraded"}
 
-    @app.post("/agents", status_code=201)
-    def create_agent(body: CreateAgent) -> AgentInfo: return rt().create_agent(body.name, body.scenario, body.max_steps)
+    @app.post("/agents", status_code=201, tags=["agents"])
+    def create_agent(request: Request, body: CreateAgent) -> AgentInfo:
+        return rt(request).create_agent(body.name, stored_ref(body.scenario, "scenario"), body.max_steps)
 
-    @app.get("/agents/{agent_id}")
-    def get_agent(agent_id: str) -> AgentInfo: return rt().get_agent(agent_id)
+    @app.get("/agents/{agent_id}", tags=["agents"])
+    def get_agent(request: Request, agent_id: str) -> AgentInfo: return rt(request).get_agent(agent_id)
 
-    @app.post("/agents/{agent_id}/deploy")
-    def deploy(agent_id: str, body: Deploy) -> AgentInfo: return rt().deploy(agent_id, body.model)
+    @app.post("/agents/{agent_id}/deploy", tags=["agents"])
+    def deploy(request: Request, agent_id: str, body: Deploy) -> AgentInfo: return rt(request).deploy(agent_id, body.model)
 
-    @app.post("/agents/{agent_id}/sessions", status_code=201)
-    def create_session(agent_id: str) -> SessionInfo: return rt().create_session(agent_id)
+    @app.post("/agents/{agent_id}/sessions", status_code=201, tags=["agents"])
+    def create_session(request: Request, agent_id: str) -> SessionInfo:
+        return rt(request).create_session(_agent_for(request, agent_id).id)
 
-    @app.post("/agents/{agent_id}/sessions/{session_id}/step")
-    def step(agent_id: str, session_id: str, body: StepIn) -> TurnResult: return rt().step(agent_id, session_id, body.message)
+    @app.post("/agents/{agent_id}/sessions/{session_id}/step", tags=["agents"])
+    def step(request: Request, agent_id: str, session_id: str, body: StepIn) -> TurnResult:
+        return rt(request).step(_agent_for(request, agent_id).id, session_id, body.message)
 
-    @app.get("/agents/{agent_id}/sessions/{session_id}/history")
-    def history(agent_id: str, session_id: str) -> SessionInfo: return rt().history(agent_id, session_id)
+    @app.get("/agents/{agent_id}/sessions/{session_id}/history", tags=["agents"])
+    def history(request: Request, agent_id: str, session_id: str) -> SessionInfo:
+        return rt(request).history(_agent_for(request, agent_id).id, session_id)
 
-    return app
+    return install_platform(app, app.state.runtime)

@@ -26,15 +26,28 @@ router = APIRouter(tags=["data"])
 
 # %% auto #0
 __all__ = ['log', 'MAX_EVENTS', 'MAX_TRAJECTORIES', 'MAX_LIST', 'router', 'IngestResult', 'EventPage', 'post_events',
-           'get_events', 'post_trajectories', 'get_trajectory', 'CreateDataset', 'create_dataset', 'get_datasets',
-           'get_dataset_version', 'get_lineage', 'CreateLabelTasks', 'LabelTasks', 'LabelTaskDetail', 'LabelIn',
-           'post_label_tasks', 'post_label', 'get_label_task', 'post_label_value', 'get_agreement']
+           'get_events', 'post_trajectories', 'get_trajectory', 'CreateDataset', 'DatasetInfo', 'create_dataset',
+           'get_datasets', 'get_dataset_version', 'get_dataset_file', 'get_lineage', 'CreateLabelTasks', 'LabelTasks',
+           'LabelTaskDetail', 'LabelIn', 'post_label_tasks', 'post_label', 'get_label_task', 'post_label_value',
+           'get_agreement']
 
 # %% ../../nbs/08_api/01_data.ipynb #2b76681f
 def _store(request: Request) -> Store:
-    st = getattr(request.app.state, "store", None)
-    rt = getattr(request.app.state, "runtime", None)
-    return st or (rt.store if rt is not None else get_store())
+    "The store of the caller's tenant (see `api.platform`); the router alone in an app without the platform: `app.state.store`."
+    if getattr(request.app.state, "platform", None) is None: return getattr(request.app.state, "store", None) or get_store()
+    from agentfactory.api.platform import scope_of
+    return scope_of(request).store
+
+def _own_tenant(items: list, what: str) -> None:
+    "Stamp the caller's tenant on each item; an item naming another tenant is refused (the key decides the tenant)."
+    from agentfactory.core.auth import current_principal
+    p = current_principal()
+    if p is None: return
+    for i, it in enumerate(items):
+        if isinstance(it, dict):
+            if it.get("tenant", p.tenant) != p.tenant:
+                raise InvalidInput(f"{what} {i}: field 'tenant': your API key's tenant is {p.tenant!r}; leave 'tenant' out")
+            it["tenant"] = p.tenant
 
 # %% ../../nbs/08_api/01_data.ipynb #b3051563
 def _json_type(v) -> str:
@@ -88,15 +101,15 @@ def post_events(request: Request, body: Any = Body(..., examples=[{"events": [{"
     "Ingest a batch of events, all or nothing; ids already stored are skipped."
     items, _ = _batch(body, "events", MAX_EVENTS)
     _check_fields(items, "event", Event)
+    _own_tenant(items, "event")
     ids = ingest_events(items, _store(request))
     return IngestResult(ingested=len(ids), new=ids.new, ids=ids)
 
 @router.get("/events")
 def get_events(request: Request, session_id: str | None = None, trajectory_id: str | None = None,
-               type: EventType | None = None, tenant: str | None = None,
-               limit: int = Query(100, ge=1, le=MAX_LIST)) -> EventPage:
-    "Stored events matching every given filter, oldest first."
-    st, f = _store(request), dict(type=type, trajectory_id=trajectory_id, session_id=session_id, tenant=tenant)
+               type: EventType | None = None, limit: int = Query(100, ge=1, le=MAX_LIST)) -> EventPage:
+    "Your tenant's stored events matching every given filter, oldest first."
+    st, f = _store(request), dict(type=type, trajectory_id=trajectory_id, session_id=session_id)
     return EventPage(events=load_events(st, limit=limit, **f), total=count_events(st, **f))
 
 # %% ../../nbs/08_api/01_data.ipynb #d79889ec
@@ -107,6 +120,7 @@ def post_trajectories(request: Request, body: Any = Body(...)) -> IngestResult:
     update = opts.get("update", False)
     if not isinstance(update, bool): raise InvalidInput(f"'update' must be true or false, got {_json_type(update)}")
     _check_fields(items, "trajectory", Trajectory)
+    _own_tenant(items, "trajectory")
     ids = ingest_trajectories(_validate_trajectories(items), _store(request), update=update)
     return IngestResult(ingested=len(ids), new=ids.new, ids=ids)
 
@@ -127,7 +141,6 @@ class CreateDataset(BaseModel):
     scenario_id: str | None = None
     model_version: str | None = None
     agent_version: str | None = Field(None, description="alias of model_version")
-    tenant: str | None = None
     level: int | None = None
     tags: list[str] | None = Field(None, description="trajectories carrying every one of these tags")
     since: datetime | None = Field(None, description="created at or after (ISO 8601; no zone = UTC)")
@@ -153,24 +166,50 @@ class CreateDataset(BaseModel):
         if self.agent_version: f["model_version"] = self.agent_version
         return f
 
+class DatasetInfo(BaseModel):
+    "A dataset version over HTTP: ids, stats and download routes — never the server's file paths."
+    id: str
+    kind: str
+    hash: str
+    rows: int
+    created_at: datetime
+    stats: dict[str, Any] = Field(default_factory=dict)
+    filters: dict[str, Any] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict, description="format -> download route")
+
+def _info(v: DatasetVersion) -> DatasetInfo:
+    return DatasetInfo(**v.model_dump(include={"id", "kind", "hash", "rows", "created_at", "stats", "filters"}),
+                       files={f: f"/datasets/{v.id}/files/{f}" for f in ("parquet", "jsonl")})
+
 @router.post("/datasets/create")
-def create_dataset(request: Request, body: CreateDataset, response: Response) -> DatasetVersion:
+def create_dataset(request: Request, body: CreateDataset, response: Response) -> DatasetInfo:
     "Build the dataset version of `kind` from the stored trajectories the filters pick (201), or find it (200)."
     st = _store(request)
     known = {d.id for d in list_datasets(st)}
     v = build_dataset(body.kind, store=st, filters=body.filters(), tools=body.tools)
     response.status_code = 200 if v.id in known else 201
-    return v
+    return _info(v)
 
 @router.get("/datasets")
-def get_datasets(request: Request, kind: str | None = None) -> list[DatasetVersion]:
+def get_datasets(request: Request, kind: str | None = None) -> list[DatasetInfo]:
     "Every dataset version (of `kind`), oldest first."
-    return list_datasets(_store(request), kind=kind)
+    return [_info(v) for v in list_datasets(_store(request), kind=kind)]
 
 @router.get("/datasets/{dataset_id}")
-def get_dataset_version(request: Request, dataset_id: str) -> DatasetVersion:
+def get_dataset_version(request: Request, dataset_id: str) -> DatasetInfo:
     "One dataset version with its stats."
-    return get_dataset(dataset_id, _store(request))
+    return _info(get_dataset(dataset_id, _store(request)))
+
+@router.get("/datasets/{dataset_id}/files/{fmt}", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}, "application/jsonl": {}}}})
+def get_dataset_file(request: Request, dataset_id: str, fmt: Literal["parquet", "jsonl"]):
+    "Download a version's rows as Parquet or JSONL."
+    from fastapi.responses import FileResponse
+    v = get_dataset(dataset_id, _store(request))
+    path = v.parquet_path if fmt == "parquet" else v.jsonl_path
+    if not path.is_file(): raise NotFound(f"the {fmt} file of {dataset_id} is gone (purged by a deletion?); rebuild it")
+    return FileResponse(path, filename=f"{dataset_id}.{fmt}",
+                        media_type="application/octet-stream" if fmt == "parquet" else "application/jsonl")
 
 @router.get("/datasets/{dataset_id}/lineage")
 def get_lineage(request: Request, dataset_id: str) -> dict:
@@ -186,7 +225,7 @@ class CreateLabelTasks(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["pairwise", "rating", "tool_calls"]
     items: list[str | list[str]] | None = Field(None, max_length=MAX_TRAJECTORIES, description="trajectory ids; [a, b] pairs for pairwise")
-    filters: dict[str, Any] | None = Field(None, description="load_trajectories filters: source, scenario_id, success, model_version, tenant, ids, limit")
+    filters: dict[str, Any] | None = Field(None, description="load_trajectories filters: source, scenario_id, success, model_version, ids, limit")
     limit: int | None = Field(None, ge=1, le=MAX_TRAJECTORIES, description="at most this many tasks from filters")
     min_annotations: int = Field(2, ge=1, le=100)
     batch: str | None = Field(None, min_length=1, max_length=128)
@@ -204,9 +243,10 @@ class LabelTaskDetail(BaseModel):
     labels: list[Label]
 
 class LabelIn(BaseModel):
-    "One annotator's label."
+    "One annotator's label; the annotator is the API key's name (a labeler cannot label as anyone else)."
     model_config = ConfigDict(extra="forbid")
-    annotator: str = Field(min_length=1, max_length=128)
+    annotator: str | None = Field(None, min_length=1, max_length=128,
+                                  description="default: your key's name; only keys with labels:write may label on behalf of another")
     value: dict[str, Any] = Field(description='{"choice": "a"|"b"|"tie"}, {"rating": 1..5} or {"calls": [true, false, ...]}')
     overwrite: bool = False
 
@@ -215,6 +255,8 @@ def _create_label_tasks(request: Request, body: CreateLabelTasks) -> LabelTasks:
         raise InvalidInput("give either 'items' (trajectory ids; [a, b] pairs for pairwise) or 'filters' (a batch from stored trajectories)")
     if body.per_task is not None and not body.annotators: raise InvalidInput("'per_task' needs 'annotators'")
     st = _store(request)
+    if body.filters and "tenant" in body.filters:
+        raise InvalidInput("filters: 'tenant' is not a filter over HTTP; your API key decides the tenant")
     if body.items is not None:
         if body.limit is not None: raise InvalidInput("'limit' goes with 'filters'; send fewer items instead")
         tasks = create_label_tasks(body.kind, body.items, min_annotations=body.min_annotations, batch=body.batch, store=st)
@@ -240,7 +282,7 @@ def post_label(request: Request, body: CreateLabelTasks) -> LabelTasks:
 def get_label_task(request: Request, task_id: str) -> LabelTaskDetail:
     "A label task, its trajectories as stored (redacted) and its labels and suggestions."
     st = _store(request)
-    task = get_task(task_id, st)
+    task = _visible_task(request, task_id, st)
     found = {t.id: t for t in load_trajectories(st, ids=task.trajectory_ids)}
     return LabelTaskDetail(task=task, trajectories=[found[i] for i in task.trajectory_ids if i in found],
                            labels=stored_labels(st, task_id=task_id, suggestions=None))
@@ -248,7 +290,22 @@ def get_label_task(request: Request, task_id: str) -> LabelTaskDetail:
 @router.post("/label-tasks/{task_id}/labels", status_code=201)
 def post_label_value(request: Request, task_id: str, body: LabelIn) -> Label:
     "Store one annotator's label (409 for a second one unless overwrite)."
-    return submit_label(task_id, body.annotator, body.value, overwrite=body.overwrite, store=_store(request))
+    from agentfactory.core.auth import current_principal
+    p, st = current_principal(), _store(request)
+    who = body.annotator or (p.name if p else None)
+    if who is None: raise InvalidInput("'annotator' is required")
+    if p is not None and who != p.name and not p.can("labels:write"):
+        raise InvalidInput(f"'annotator': you label as {p.name!r} (your API key's name); leave 'annotator' out")
+    _visible_task(request, task_id, st)
+    return submit_label(task_id, who, body.value, overwrite=body.overwrite, store=st)
+
+def _visible_task(request: Request, task_id: str, st: Store) -> LabelTask:
+    "The task, if the caller may see it: a labeler (no labels:read) only sees tasks assigned to it, others are 404."
+    from agentfactory.core.auth import current_principal
+    task, p = get_task(task_id, st), current_principal()
+    if p is not None and not p.can("labels:read") and p.name not in (*task.assigned_to, *task.annotators):
+        raise NotFound(f"label task {task_id!r} not found")
+    return task
 
 @router.get("/labels/agreement")
 def get_agreement(request: Request, kind: Literal["pairwise", "rating", "tool_calls"], batch: str | None = None,

@@ -15,11 +15,11 @@ from ..data.lineage import (DeletionReport, EventUsage, RowLineage, delete_subje
 router = APIRouter(tags=["lineage"])
 
 # %% auto #0
-__all__ = ['router', 'get_row_lineage', 'get_event_usage', 'get_trace', 'DeleteSubject', 'post_delete_subject', 'get_audit']
+__all__ = ['router', 'get_row_lineage', 'get_event_usage', 'get_trace', 'DeleteSubject', 'post_delete_subject', 'get_deletions']
 
 # %% ../../nbs/08_api/02_lineage.ipynb #98d1f7cc
 @router.get("/lineage/datasets/{dataset_id}/rows/{row_index}")
-def get_row_lineage(request: Request, dataset_id: str, row_index: int = Path(ge=0)) -> RowLineage:
+def get_row_lineage(request: Request, dataset_id: str, row_index: int = Path(ge=0, le=2**31)) -> RowLineage:
     "Where one dataset row came from: trajectory, events, env run, agent version, labelers."
     return lineage_of_row(dataset_id, row_index, _store(request))
 
@@ -44,7 +44,6 @@ class DeleteSubject(BaseModel):
     customer_id: str | None = None
     user_id: str | None = None
     session_id: str | None = None
-    tenant: str | None = Field(None, description="only this tenant's data")
     requested_by: str = Field(min_length=1, max_length=255, description="who asked; kept in the audit log")
 
 @router.post("/subjects/delete")
@@ -52,7 +51,7 @@ def post_delete_subject(request: Request, body: DeleteSubject) -> DeletionReport
     "Delete a data subject's trajectories, events and labels; rebuild and purge the datasets that held them."
     return delete_subject(**body.model_dump(), store=_store(request))
 
-@router.get("/audit")
-def get_audit(request: Request, limit: int = Query(100, ge=1, le=1000)) -> list[DeletionReport]:
-    "The deletion audit log, newest first."
+@router.get("/subjects/deletions")
+def get_deletions(request: Request, limit: int = Query(100, ge=1, le=1000)) -> list[DeletionReport]:
+    "Your tenant's data-subject deletions, newest first (kept, like every audit row, when data is deleted)."
     return list_audit(_store(request), limit=limit)

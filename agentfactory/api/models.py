@@ -54,25 +54,27 @@ def checkpoints_of(mv: ModelVersion, store=None) -> list[Checkpoint]:
 def models_router() -> APIRouter:
     "Routes over the registry on the app's store (`request.app.state.runtime.registry`)."
     r = APIRouter(tags=["models"])
-    reg = lambda request: request.app.state.runtime.registry
+    from agentfactory.api.platform import scope_of
+    reg = lambda request: scope_of(request).runtime.registry
+    hide = {"path"}                                    # server paths are never served
 
-    @r.get("/models")
+    @r.get("/models", response_model_exclude=hide)
     def list_models(request: Request, agent: str = DEFAULT_AGENT) -> list[ModelVersion]:
         return reg(request).list(agent)
 
-    @r.post("/models/promote")
+    @r.post("/models/promote", response_model_exclude=hide)
     def promote_body(request: Request, body: PromoteRef) -> ModelVersion:
         "Point an alias at a version that passed the gate."
         return reg(request).promote(body.model, body.alias)
 
-    @r.get("/models/{ref}")
+    @r.get("/models/{ref}", response_model_exclude=hide)
     def get_model(request: Request, ref: str) -> ModelVersion: return reg(request).get(ref)
 
-    @r.get("/models/{ref}/checkpoints")
+    @r.get("/models/{ref}/checkpoints", response_model_exclude=hide)
     def get_checkpoints(request: Request, ref: str) -> list[Checkpoint]:
         return checkpoints_of(reg(request).get(ref), reg(request).store)
 
-    @r.post("/models/{ref}/promote")
+    @r.post("/models/{ref}/promote", response_model_exclude=hide)
     def promote(request: Request, ref: str, body: Promote | None = None) -> ModelVersion:
         "Point an alias (default `champion`) at a version that passed the gate."
         return reg(request).promote(ref, (body or Promote()).alias)

@@ -26,52 +26,60 @@ class RMJob(BaseModel):
     agent: str | None = None
     start: bool = True
 
+_HIDE = {"base_path", "dataset_path", "output_dir"}      # server paths are never served
+
 def _submit(request: Request, spec: dict, start: bool) -> TrainingJob:
-    st = request.app.state.runtime.store
+    from agentfactory.api.platform import scope_of, stored_ref
+    st = scope_of(request).store
+    stored_ref(spec.get("model_base"), "model_base")
+    stored_ref(spec.get("dataset_ref"), "dataset_ref")
+    if isinstance(spec.get("hyperparameters"), dict) and "scenario" in spec["hyperparameters"]:
+        stored_ref(spec["hyperparameters"]["scenario"], "hyperparameters.scenario")
     job = create_job(spec, st)
     return run_job(job.id, st, wait=False) if start else job
 
 def train_router() -> APIRouter:
     "The training routes, on the app's store (`request.app.state.runtime.store`)."
     r = APIRouter(tags=["training"])
-    store = lambda request: request.app.state.runtime.store
+    from agentfactory.api.platform import scope_of
+    store = lambda request: scope_of(request).store
 
-    @r.post("/train/jobs", status_code=201)
+    @r.post("/train/jobs", status_code=201, response_model_exclude=_HIDE)
     def post_job(request: Request, body: NewJob) -> TrainingJob:
         "Validate a job spec, record the job and (by default) start it."
         return _submit(request, body.model_dump(exclude={"start"}), body.start)
 
-    @r.get("/train/jobs")
+    @r.get("/train/jobs", response_model_exclude=_HIDE)
     def get_jobs(request: Request, status: str | None = None) -> list[TrainingJob]: return list_jobs(store(request), status)
 
-    @r.get("/train/jobs/{job_id}")
+    @r.get("/train/jobs/{job_id}", response_model_exclude=_HIDE)
     def get_one(request: Request, job_id: str) -> TrainingJob: return get_job(job_id, store(request))
 
-    @r.get("/train/{job_id}/status")
+    @r.get("/train/{job_id}/status", response_model_exclude=_HIDE)
     def get_status(request: Request, job_id: str) -> TrainingJob: return get_job(job_id, store(request))
 
-    @r.post("/train/jobs/{job_id}/pause")
+    @r.post("/train/jobs/{job_id}/pause", response_model_exclude=_HIDE)
     def pause(request: Request, job_id: str) -> TrainingJob: return pause_job(job_id, store(request))
 
-    @r.post("/train/jobs/{job_id}/resume")
+    @r.post("/train/jobs/{job_id}/resume", response_model_exclude=_HIDE)
     def resume(request: Request, job_id: str) -> TrainingJob: return resume_job(job_id, store(request), wait=False)
 
-    @r.post("/train/jobs/{job_id}/stop")
+    @r.post("/train/jobs/{job_id}/stop", response_model_exclude=_HIDE)
     def stop(request: Request, job_id: str) -> TrainingJob: return stop_job(job_id, store(request))
 
-    @r.post("/train/{job_id}/reward-config")
+    @r.post("/train/{job_id}/reward-config", response_model_exclude=_HIDE)
     def reward_config(request: Request, job_id: str, body: RewardSpec) -> TrainingJob:
         return set_reward_config(job_id, body, store(request))
 
-    @r.post("/rm/train", status_code=201)
+    @r.post("/rm/train", status_code=201, response_model_exclude=_HIDE)
     def rm_train(request: Request, body: RMJob) -> TrainingJob:
         "Train a reward model from pairwise preferences (a `dpo` or `rm` dataset)."
         return _submit(request, {**body.model_dump(exclude={"start"}), "algorithm": "rm"}, body.start)
 
-    @r.get("/rm/models")
+    @r.get("/rm/models", response_model_exclude={"path"})
     def rm_models(request: Request, agent: str = DEFAULT_AGENT) -> list[ModelVersion]:
         "Registered reward models of an agent (registry agent `<agent>-rm`)."
-        return request.app.state.runtime.registry.list(f"{agent}-rm")
+        return scope_of(request).runtime.registry.list(f"{agent}-rm")
     return r
 
 # %% auto #0

@@ -31,4 +31,58 @@ def serve_app(app, port: int = 0, name: str = "asgi-server", lifespan: str = "au
     return f"http://127.0.0.1:{port}", stop
 
 # %% auto #0
-__all__ = ['serve_app']
+__all__ = ['serve_app', 'error_response', 'validation_detail', 'validation_response', 'add_error_handlers', 'stored_ref']
+
+# %% ../../nbs/00_core/04_serving.ipynb #2fe49cad
+import logging
+_log = logging.getLogger(__name__)
+
+def _safe(s) -> str:
+    "Text that encodes as JSON/UTF-8 whatever it held (lone surrogates and NULs are replaced)."
+    s = str(s).replace("\x00", "\\x00")
+    return s.encode("utf-8", "replace").decode("utf-8") if any(0xD800 <= ord(c) <= 0xDFFF for c in s) else s
+
+async def error_response(request, exc):
+    "The answer to a library error: its status code and `{\"detail\": message, \"error\": class name}`."
+    from fastapi.responses import JSONResponse
+    if exc.status_code >= 500: _log.error("internal error on %s: %s", request.url.path, exc)
+    return JSONResponse(status_code=exc.status_code, content={"detail": _safe(exc), "error": type(exc).__name__})
+
+def validation_detail(errors: list[dict]) -> str:
+    "One line per validation error: where (`body.messages.0.role`) and what is wrong, without the input."
+    lines = []
+    for e in errors[:10]:
+        loc = ".".join(str(p) for p in e.get("loc", ()))
+        lines.append(f"{_safe(loc) or '(request)'}: {_safe(e.get('msg', 'invalid'))}")
+    more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+    return "; ".join(lines) + more
+
+async def validation_response(request, exc):
+    "422 for a request FastAPI could not validate: located messages, no echo of the input."
+    from fastapi.responses import JSONResponse
+    errs = exc.errors()
+    return JSONResponse(status_code=422, content={
+        "detail": validation_detail(errs), "error": "InvalidInput",
+        "errors": [{"loc": [_safe(p) for p in e.get("loc", ())], "msg": _safe(e.get("msg", "")), "type": e.get("type", "")}
+                   for e in errs[:50]]})
+
+def add_error_handlers(app) -> None:
+    "Map `AgentFactoryError` and FastAPI's validation errors to 4xx answers with a message."
+    from fastapi.exceptions import RequestValidationError
+    from agentfactory.core.errors import AgentFactoryError
+    app.add_exception_handler(AgentFactoryError, error_response)
+    app.add_exception_handler(RequestValidationError, validation_response)
+
+# %% ../../nbs/00_core/04_serving.ipynb #e4a97a8d
+from .errors import InvalidInput
+
+def stored_ref(ref: str, field: str) -> str:
+    """`ref` if it names a stored or built-in object (`name`, `name@version`, `name?options`), never a server path:
+    over HTTP nothing from a request names a file on the server (paths stay for the library and the CLI)."""
+    if not isinstance(ref, str): return ref
+    base = ref.split("?", 1)[0]
+    if ("/" in base or "\\" in base or base.startswith((".", "~")) or base.endswith((".yaml", ".yml", ".py", ".json"))
+            or ":" in base.split("@")[0] and base.split(":")[0].isalpha() and len(base.split(":")[0]) == 1):
+        raise InvalidInput(f"{field} {ref[:200]!r} looks like a file path; over HTTP give a stored or built-in name "
+                           "(name or name@version; store a spec with POST /scenarios, a model through the registry)")
+    return ref

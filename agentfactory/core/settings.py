@@ -7,12 +7,14 @@ Docs: https://agentfactory.github.io/agentfactory/00_core/settings.html.md"""
 # %% ../../nbs/00_core/00_settings.ipynb #c92ee251
 from __future__ import annotations
 import configparser, os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from .errors import InvalidInput
 
 # %% auto #0
-__all__ = ['Settings', 'load_settings', 'get_settings', 'set_settings']
+__all__ = ['Settings', 'load_settings', 'process_settings', 'get_settings', 'use_settings', 'set_settings']
 
 # %% ../../nbs/00_core/00_settings.ipynb #9c6dfcb8
 @dataclass(frozen=True)
@@ -27,8 +29,12 @@ class Settings:
     gate_threshold: float = 0.8              # minimum held-out success rate to deploy
     gate_max_rounds: int = 2                 # training rounds tried before the pipeline gives up
     device: str = "auto"                     # auto | cpu | cuda
-    tenant: str = "default"
+    tenant: str = "default"                  # the tenant of single-user (library) mode; its data is the artifact root's
     base_cache: str = ""                     # imported/built base models; empty = <artifact_root>/models/base
+    max_body_bytes: int = 16 * 2**20         # HTTP: request bodies past this answer 413
+    max_string_chars: int = 100_000          # HTTP: one JSON string past this answers 413 (a 1 MB message cost 80 s of PII)
+    max_json_depth: int = 64                 # HTTP: JSON nested deeper than this answers 422
+    audit_retention_days: int = 365          # audit rows younger than this are never purged
 
     @property
     def artifacts(self) -> Path:
@@ -87,12 +93,24 @@ def load_settings(path: str|Path|None = None, **overrides) -> Settings:
 
 # %% ../../nbs/00_core/00_settings.ipynb #e77c16c6
 _settings: Settings|None = None
+_scoped: ContextVar[Settings|None] = ContextVar("agentfactory_settings", default=None)
 
-def get_settings() -> Settings:
-    "The process-wide settings, loaded once on first use."
+def process_settings() -> Settings:
+    "The process-wide settings, loaded once on first use (whatever tenant a request runs as)."
     global _settings
     if _settings is None: _settings = load_settings()
     return _settings
+
+def get_settings() -> Settings:
+    "The settings in force: a tenant's inside `use_settings` (each API request), else the process-wide ones."
+    return _scoped.get() or process_settings()
+
+@contextmanager
+def use_settings(s: Settings):
+    "Run a block (and the threads it starts with a copied context) under `s`: its artifact root, store and tenant."
+    token = _scoped.set(s)
+    try: yield s
+    finally: _scoped.reset(token)
 
 def set_settings(s: Settings|None) -> None:
     "Replace the process-wide settings (tests, notebooks); `None` reloads on next use."

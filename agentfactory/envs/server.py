@@ -6,7 +6,7 @@ Docs: https://agentfactory.github.io/agentfactory/03_envs/server.html.md"""
 
 # %% ../../nbs/03_envs/07_server.ipynb #83d9c34d
 from __future__ import annotations
-import logging, queue, threading, time
+import contextvars, logging, queue, threading, time
 from typing import Any
 from fastapi import APIRouter, Body, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,8 +36,9 @@ class EnvRuns:
         self.stored = 0
         self._q: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, daemon=True, name="env-run-writer")
-        self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="env-run-reaper")
+        # the threads run in a copy of the creator's context: a tenant's runs are written with the tenant's settings
+        self._writer = threading.Thread(target=contextvars.copy_context().run, args=(self._write_loop,), daemon=True, name="env-run-writer")
+        self._reaper = threading.Thread(target=contextvars.copy_context().run, args=(self._reap_loop,), daemon=True, name="env-run-reaper")
         self._writer.start(); self._reaper.start()
 
     # ------------------------------------------------------------ scenarios
@@ -92,7 +93,9 @@ class EnvRuns:
 
     def trace(self, run_id: str) -> Trajectory:
         run = self.runs.get(run_id)
-        if run is not None: return run.env.trajectory()
+        if run is not None:                       # a live run is served redacted, like the stored ones
+            from agentfactory.data.pii import redact_trajectory
+            return redact_trajectory(run.env.trajectory())
         from agentfactory.envs.env import load_run
         self.flush()
         return load_run(run_id, self.store_obj)
@@ -167,7 +170,7 @@ class NewScenario(_Body):
     yaml: str | None = Field(None, max_length=1 << 20)
 
 class NewRun(_Body):
-    scenario: str = Field(min_length=1, description="built-in name, stored name[@version], or a path on the server")
+    scenario: str = Field(min_length=1, max_length=256, description="built-in name or stored name[@version] (never a server path)")
     task: str | dict[str, Any] | None = Field(None, description="task id (or a task object); default: drawn with seed")
     seed: int | None = None
     split: str = "train"
@@ -197,7 +200,8 @@ def env_router(runs_of=None) -> APIRouter:
     @r.post("/runs", status_code=201)
     def post_run(request: Request, body: NewRun) -> dict:
         "Reset: start a run of a scenario on a task."
-        return get_runs(request).create(body.scenario, body.task, body.seed, body.split, body.levels, body.limits)
+        from agentfactory.core.serving import stored_ref
+        return get_runs(request).create(stored_ref(body.scenario, "scenario"), body.task, body.seed, body.split, body.levels, body.limits)
 
     @r.post("/runs/{run_id}/step")
     def post_step(request: Request, run_id: str, body: StepIn) -> dict:
@@ -223,7 +227,7 @@ def env_router(runs_of=None) -> APIRouter:
 def create_env_app(idle_timeout_s: float = 300.0, store: bool = True, preload: list[str] | None = None) -> FastAPI:
     "A standalone env server app; `preload` starts these scenarios before the first request."
     from contextlib import asynccontextmanager
-    from agentfactory.api.app import error_response
+    from agentfactory.core.serving import add_error_handlers
     runs = EnvRuns(idle_timeout_s=idle_timeout_s, store=store)
     for ref in preload or []: runs._scenario(ref)
 
@@ -234,7 +238,7 @@ def create_env_app(idle_timeout_s: float = 300.0, store: bool = True, preload: l
 
     app = FastAPI(title="Agent Factory env server", version="0.1", lifespan=lifespan)
     app.state.env_runs = runs
-    app.add_exception_handler(AgentFactoryError, error_response)
+    add_error_handlers(app)
     app.include_router(env_router())
 
     @app.get("/healthz")
