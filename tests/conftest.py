@@ -24,6 +24,15 @@ def af_home(tmp_path, monkeypatch, base_cache):
     set_settings(None)
 
 
+def admin_headers(home=None) -> dict:
+    "The Authorization header of the first admin key (written by the first `create_app`/`serve` under the artifact root)."
+    from pathlib import Path
+    from agentfactory.core.auth import read_admin_key
+    key = (Path(home)/"admin.key").read_text().strip() if home else read_admin_key()
+    assert key, "no admin key yet: create the app first"
+    return {"Authorization": f"Bearer {key}"}
+
+
 @contextmanager
 def serve(app):
     "Run an ASGI app with uvicorn on a free loopback port; yields its base URL; stops it afterwards."

@@ -8,7 +8,7 @@ from agentfactory.api.app import create_app
 from agentfactory.core.records import FunctionCall, Message, ToolCall, Trajectory
 from agentfactory.core.store import Store
 from agentfactory.runtime.core import Runtime
-from conftest import serve
+from conftest import admin_headers, serve
 
 AGENTFACTORY = Path(sys.executable).parent / "agentfactory"
 
@@ -44,7 +44,7 @@ def api(af_home):
     "The Agent Factory app served by uvicorn on 127.0.0.1 over a SQLite file; yields (client, db path)."
     db = af_home / "factory.db"
     with serve(create_app(Runtime(Store(f"sqlite:///{db}"), ingest=False))) as url:
-        with httpx.Client(base_url=url, timeout=120) as c: yield c, db
+        with httpx.Client(base_url=url, timeout=120, headers=admin_headers()) as c: yield c, db
 
 
 # --- durability: a real server process, kill -9, restart ----------------------------------------------------
@@ -82,7 +82,7 @@ def test_acknowledged_events_survive_kill_9_and_retries_store_nothing_twice(tmp_
     proc, url = _start_server(tmp_path)
     try:
         acked = []
-        with httpx.Client(base_url=url, timeout=120) as c:
+        with httpx.Client(base_url=url, timeout=120, headers=admin_headers(tmp_path / "artifacts")) as c:
             for k in range(3):
                 batch = events("s-durable", 40, start=40 * k)
                 r = c.post("/events", json={"events": batch})
@@ -92,7 +92,7 @@ def test_acknowledged_events_survive_kill_9_and_retries_store_nothing_twice(tmp_
         # a batch in flight when the server dies is all or nothing, never half stored
         inflight, answer = events("s-inflight", 2000), {}
         def send():
-            try: answer["status"] = httpx.post(f"{url}/events", json=inflight, timeout=120).status_code
+            try: answer["status"] = httpx.post(f"{url}/events", json=inflight, timeout=120, headers=admin_headers(tmp_path / "artifacts")).status_code
             except httpx.TransportError as e: answer["error"] = e        # the server died before answering
         t = threading.Thread(target=send, daemon=True)
         t.start(); time.sleep(0.3)
@@ -103,7 +103,7 @@ def test_acknowledged_events_survive_kill_9_and_retries_store_nothing_twice(tmp_
 
     proc, url = _start_server(tmp_path)                       # same artifact root, same SQLite file
     try:
-        with httpx.Client(base_url=url, timeout=120) as c:
+        with httpx.Client(base_url=url, timeout=120, headers=admin_headers(tmp_path / "artifacts")) as c:
             page = c.get("/events", params={"session_id": "s-durable", "limit": 1000}).json()
             assert page["total"] == 120
             assert [e["id"] for e in page["events"]] == acked   # every acknowledged event, in time order
@@ -160,9 +160,10 @@ def test_retried_event_ids_are_stored_once(api):
 
 def test_body_over_the_limit_is_413(af_home):
     with serve(create_app(Runtime(Store(f"sqlite:///{af_home / 'factory.db'}"), ingest=False), max_body_bytes=4096)) as url:
-        r = httpx.post(f"{url}/events", json=events("s3", 100), timeout=60)
-        assert r.status_code == 413 and "send fewer events" in r.json()["detail"]
-        assert httpx.post(f"{url}/events", json=events("s3", 2), timeout=60).status_code == 200
+        h = admin_headers()
+        r = httpx.post(f"{url}/events", json=events("s3", 100), timeout=60, headers=h)
+        assert r.status_code == 413 and "send less per request" in r.json()["detail"]
+        assert httpx.post(f"{url}/events", json=events("s3", 2), timeout=60, headers=h).status_code == 200
 
 
 # --- trajectories and datasets ------------------------------------------------------------------------------
@@ -184,7 +185,9 @@ def test_trajectories_then_datasets_create_get_list_404(api):
     d1 = r.json()
     assert (d1["id"], d1["kind"], d1["rows"], len(d1["hash"])) == ("D1", "sft", 2, 64)
     assert d1["stats"]["success_rate"] == 1.0 and d1["filters"] == {"success": True}
-    assert Path(d1["parquet_path"]).is_file() and len(Path(d1["jsonl_path"]).read_text().splitlines()) == 2
+    assert "parquet_path" not in d1 and "jsonl_path" not in d1                 # no server paths over HTTP: download routes
+    assert d1["files"] == {"parquet": "/datasets/D1/files/parquet", "jsonl": "/datasets/D1/files/jsonl"}
+    assert len(c.get(d1["files"]["jsonl"]).text.splitlines()) == 2 and c.get(d1["files"]["parquet"]).content[:4] == b"PAR1"
     # the same rows again, however selected: the same version, not a new one
     again = c.post("/data/datasets/create", json={"kind": "sft", "success": True, "agent_version": "expert", "until": "2026-03-03"})
     assert (again.status_code, again.json()["id"], again.json()["hash"]) == (200, "D1", d1["hash"])

@@ -13,7 +13,7 @@ from agentfactory.data.lineage import delete_subject
 from agentfactory.envs.loop import run_episodes
 from agentfactory.envs.supportdesk import SupportDesk
 from agentfactory.runtime.core import Runtime
-from conftest import serve
+from conftest import admin_headers, serve
 
 N = 30          # expert episodes, about a third of each task kind
 
@@ -89,7 +89,7 @@ def test_bad_cluster_filters_say_what_to_fix(factory):
 
 def test_datasets_create_over_http(factory):
     f = factory
-    with serve(create_app(Runtime(f.store, ingest=False))) as url, httpx.Client(base_url=url, timeout=120) as c:
+    with serve(create_app(Runtime(f.store, ingest=False))) as url, httpx.Client(base_url=url, timeout=120, headers=admin_headers()) as c:
         # a label that is not there: 422 with the labels there are, each with its index and size
         bad = c.post("/datasets/create", json={"kind": "sft", "clusters": {"keep": ["billing"], "k": 3, "method": "tfidf"}})
         assert bad.status_code == 422 and "no cluster 'billing'; the 30 trajectories form 3 clusters (tfidf)" in bad.json()["detail"]

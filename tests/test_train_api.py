@@ -10,7 +10,7 @@ from agentfactory.data.ingest import ingest_trajectories
 from agentfactory.envs.loop import run_episodes
 from agentfactory.envs.supportdesk import SupportDesk
 from agentfactory.models.base import resolve_base
-from conftest import serve
+from conftest import admin_headers, serve
 
 
 def test_train_job_over_http_to_a_promoted_model(af_home):
@@ -21,7 +21,7 @@ def test_train_job_over_http_to_a_promoted_model(af_home):
     ds = build_dataset("sft", tools=desk.tools)
     app = create_app()
     with serve(app) as url:
-        c = httpx.Client(base_url=url, timeout=60)
+        c = httpx.Client(base_url=url, timeout=60, headers=admin_headers())
         spec = dict(model_base="tiny", dataset_ref=ds.id, algorithm="sft", peft="none", compute={"cpus": 1},
                     hyperparameters=dict(max_steps=6, batch_size=2, learning_rate=3e-3, save_steps=3, logging_steps=1,
                                          seed=0, device="cpu", max_length=512))

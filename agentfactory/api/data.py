@@ -45,7 +45,7 @@ def _own_tenant(items: list, what: str) -> None:
     if p is None: return
     for i, it in enumerate(items):
         if isinstance(it, dict):
-            if it.get("tenant", p.tenant) != p.tenant:
+            if it.get("tenant", p.tenant) not in (p.tenant, "default"):      # "default": the record's own default
                 raise InvalidInput(f"{what} {i}: field 'tenant': your API key's tenant is {p.tenant!r}; leave 'tenant' out")
             it["tenant"] = p.tenant
 

@@ -6,7 +6,7 @@ Docs: https://agentfactory.github.io/agentfactory/05_training/jobs.html.md"""
 
 # %% ../../nbs/05_training/02_jobs.ipynb #cebbfece
 from __future__ import annotations
-import json, logging, os, socket, sys, threading, time
+import contextvars, json, logging, os, socket, sys, threading, time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -463,8 +463,9 @@ def _orchestrate(job: TrainingJob, store: Store, pool: Pool, previous: str) -> N
     spec = JobSpec.model_validate(job.spec)
     st = get_settings()
     threads = str(spec.compute.cpus)
-    env = {"AGENTFACTORY_DB_URL": store.url, "AGENTFACTORY_ARTIFACT_ROOT": str(st.artifacts),
-           "AGENTFACTORY_TRACKING": st.tracking, "TOKENIZERS_PARALLELISM": "false",
+    # the worker runs as the job's tenant: its store, its artifact folder (the shared base-model cache stays shared)
+    env = {"AGENTFACTORY_DB_URL": store.url, "AGENTFACTORY_ARTIFACT_ROOT": str(st.artifacts), "AGENTFACTORY_TENANT": st.tenant,
+           "AGENTFACTORY_BASE_CACHE": str(st.base_models), "AGENTFACTORY_TRACKING": st.tracking, "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     code = f"from agentfactory.training.jobs import run_worker; run_worker({job.id!r})"
     try:
@@ -491,7 +492,8 @@ def _launch(job_id: str, frm: tuple[str, ...], store: Store | None, pool: Pool |
     def target():
         try: _orchestrate(job, store, pool, job.status)
         except Exception: log.exception("job %s: orchestration failed", job_id)
-    t = _threads[job_id] = threading.Thread(target=target, name=f"job-{job_id}", daemon=True)
+    # in a copy of the caller's context: a job submitted over HTTP keeps its tenant's settings
+    t = _threads[job_id] = threading.Thread(target=contextvars.copy_context().run, args=(target,), name=f"job-{job_id}", daemon=True)
     t.start()
     return get_job(job_id, store)
 
