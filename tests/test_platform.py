@@ -301,3 +301,21 @@ def test_the_first_start_writes_an_admin_key_only_its_owner_reads(af_home):
             "name": "bootstrap-admin", "agents": []}
     create_app(Runtime(ingest=False))                                             # a second start writes no new key
     assert p.read_text().strip() == read_admin_key()
+
+
+def test_100_concurrent_identical_events_are_stored_once_with_auth_on(af_home):
+    from concurrent.futures import ThreadPoolExecutor
+    from agentfactory.core.auth import read_admin_key
+    app = create_app(Runtime(ingest=False))
+    st = app.state.platform.store
+    _, tok = create_key(A, "researcher", store=st)
+    event = {"id": "ev_once", "type": "feedback", "session_id": "s-once", "payload": {"rating": 5}}
+    with serve(app) as url, httpx.Client(base_url=url, timeout=120, headers=h(tok),
+                                         limits=httpx.Limits(max_connections=100)) as c:
+        with ThreadPoolExecutor(32) as ex:
+            codes = list(ex.map(lambda _: c.post("/events", json=[event]).status_code, range(100)))
+        assert codes == [200] * 100
+        assert c.get("/events", params={"session_id": "s-once"}).json()["total"] == 1
+        assert len(audit_log(A, route="/events", store=st, limit=1000)) == 100       # every write audited
+        with httpx.Client(base_url=url, headers=h(read_admin_key())) as d:          # and the default tenant saw none of it
+            assert d.get("/events", params={"session_id": "s-once"}).json()["total"] == 0

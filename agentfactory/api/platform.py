@@ -177,13 +177,16 @@ class Guard:
                 body = await self._read(receive, getattr(self.api.state, "max_body_bytes", None) or settings.max_body_bytes)
                 if body: check_json(body, settings.max_json_depth, settings.max_string_chars)
         except AgentFactoryError as e:
-            await _json(e.status_code, str(e), type(e).__name__, rid)(scope, receive, send)
             await self._audit(method, scope["path"], e.status_code, principal, rid, {}, platform)
+            await _json(e.status_code, str(e), type(e).__name__, rid)(scope, receive, send)
             return
-        status = [500]
         async def send_(m):
             if m["type"] == "http.response.start":
-                status[0] = m["status"]
+                # the audit row is written before the answer starts: an acknowledged write is always audited
+                if method in MUTATING or m["status"] in (401, 403):    # the router left the matched route in the scope
+                    route = scope.get("route")
+                    await self._audit(method, getattr(route, "path", scope["path"]), m["status"], principal, rid,
+                                      scope.get("path_params") or {}, platform)
                 m = {**m, "headers": [*m.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]}
             await send(m)
         replay = receive
@@ -199,10 +202,6 @@ class Guard:
         try:
             with use_settings(sc.settings): await self.app(scope, replay, send_)
         finally: _principal.reset(token)
-        if method in MUTATING or status[0] in (401, 403):         # the router left the matched route in the scope
-            route = scope.get("route")
-            await self._audit(method, getattr(route, "path", scope["path"]), status[0], principal, rid,
-                              scope.get("path_params") or {}, platform)
 
     async def _read(self, receive, limit: int) -> bytes:
         chunks, n = [], 0
