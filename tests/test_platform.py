@@ -319,3 +319,13 @@ def test_100_concurrent_identical_events_are_stored_once_with_auth_on(af_home):
         assert len(audit_log(A, route="/events", store=st, limit=1000)) == 100       # every write audited
         with httpx.Client(base_url=url, headers=h(read_admin_key())) as d:          # and the default tenant saw none of it
             assert d.get("/events", params={"session_id": "s-once"}).json()["total"] == 0
+
+
+def test_a_live_env_runs_trace_is_served_redacted(world):
+    w = world
+    c = w["admin_a"]
+    run = c.post("/runs", json={"scenario": "support-desk", "seed": 1}).json()["run_id"]
+    said = "Please write to Maria Gonzalez at maria.gonzalez@example.com or call 555-0142."
+    assert c.post(f"/runs/{run}/step", json={"action": {"role": "assistant", "content": said}}).status_code == 200
+    text = json.dumps(c.get(f"/runs/{run}/trace").json())
+    assert "maria.gonzalez@example.com" not in text and "555-0142" not in text and "Maria Gonzalez" not in text
