@@ -1,6 +1,7 @@
 """The replay app in real Chromium: a store seeded with support-desk episodes (the scripted expert, and a policy
-that looks up an order that does not exist), `apps/replay.py` served by Panel on 127.0.0.1; a run opened from the
-list and by `?run=<id>`, its tool calls, arguments and results on the timeline, the outcome filter, a screenshot."""
+that looks up an order that does not exist), `apps/replay.py` served by Panel on 127.0.0.1 behind its sign-in page; a
+labeler's key refused (no data:read), another tenant's key sees only its own run, a viewer's key opens a run from the
+list and by `?run=<id>`: its tool calls, arguments and results on the timeline, the outcome filter, screenshots."""
 import json, os, socket, subprocess, sys, time
 from pathlib import Path
 
@@ -44,6 +45,14 @@ def _seed():
     return [stored[t.id] for t in good], [stored[t.id] for t in bad]
 
 
+def sign_in(page, url: str, token: str) -> None:
+    "Open the app and sign in with an API key, as a person would: paste it, press the button."
+    page.goto(url)
+    page.locator("input[type=password]").wait_for(timeout=60_000)
+    page.locator("input[type=password]").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def _listed(page) -> set[str]:
     "The run ids in the run list's rows."
     return {t.split()[0] for t in page.locator(".tabulator-row").all_inner_texts() if t.strip()}
@@ -58,6 +67,15 @@ def test_replay_runs_in_chromium(af_home, tmp_path, chromium):
     order_id = call.function.arguments["order_id"]
     result = next(m.content for m in expert.messages if m.role == "tool" and m.tool_call_id == call.id)
     assert call.function.name == "get_order" and order_id in expert.messages[1].content
+    # one run of another tenant, in its own store; keys in the store the app uses (the settings')
+    from agentfactory.core.auth import create_key
+    from agentfactory.core.tenancy import use_tenant
+    from agentfactory.data.ingest import ingest_trajectories
+    theirs = expert.model_copy(update={"id": "traj_acme_1", "tenant": "acme"})
+    with use_tenant("acme") as acme: ingest_trajectories([theirs], store=acme, redact=False)
+    _, vic = create_key("default", "viewer", name="vic")
+    _, ann = create_key("default", "labeler", name="ann")
+    _, eve = create_key("acme", "viewer", name="eve")
 
     port, log = free_port(), tmp_path / "app.log"
     with open(log, "w") as out:
@@ -69,10 +87,26 @@ def test_replay_runs_in_chromium(af_home, tmp_path, chromium):
         page = chromium.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url)
 
-        # 1. all six runs listed; a click on the expert's row replays it and writes its id into the URL
-        page.get_by_text("6 of 6 runs").wait_for(timeout=60_000)
+        # 0. a labeler may not read runs: the reason, and nothing else
+        sign_in(page, url, ann)
+        page.get_by_text("lacks the permission 'data:read'").wait_for(timeout=60_000)
+        assert page.locator(".tabulator").count() == 0
+        shot_refused = tmp_path / "replay-refused.png"
+        page.screenshot(path=str(shot_refused), full_page=True)
+
+        # another tenant's viewer: its one run, none of default's — not even by id
+        sign_in(page, f"{url}?run={expert.id}", eve)
+        page.get_by_text("1 of 1 runs").wait_for(timeout=60_000)
+        assert _listed(page) == {theirs.id}
+        page.get_by_text(f"No run with id {expert.id}").wait_for()
+        assert page.locator(".af-current").count() == 0
+
+        # 1. default's viewer: all six runs listed; a click on the expert's row replays it and writes its id into the URL
+        sign_in(page, url, vic)
+        page.get_by_text("Signed in as vic").wait_for(timeout=60_000)
+        page.get_by_text("6 of 6 runs").wait_for()
+        assert theirs.id not in _listed(page)
         page.locator(".tabulator-row", has_text=expert.id).click()
         page.locator(".af-current", has_text=expert.id).wait_for()
         page.wait_for_function("id => new URLSearchParams(location.search).get('run') === id", arg=expert.id)
@@ -89,8 +123,9 @@ def test_replay_runs_in_chromium(af_home, tmp_path, chromium):
         assert _listed(page) == {t.id for t in bad}
         assert all(r.split()[-3] == "1" for r in page.locator(".tabulator-row").all_inner_texts())   # 1 error each
 
-        # 3. a failing case by id: the wrong call, its error result in red, the failure badge, the latency bars
-        page.goto(f"{url}?run={wrong.id}")
+        # 3. a failing case by id (a new page load: sign in again): the wrong call, its error result in red, the
+        # failure badge, the latency bars
+        sign_in(page, f"{url}?run={wrong.id}", vic)
         page.locator(".af-current", has_text=wrong.id).wait_for(timeout=60_000)
         failed = page.locator(".af-callblock.af-failed")
         failed.wait_for()
@@ -106,5 +141,5 @@ def test_replay_runs_in_chromium(af_home, tmp_path, chromium):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    assert shot.stat().st_size > 20_000
-    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 20_000 and shot_refused.stat().st_size > 10_000
+    print(f"screenshots: {shot_refused} {shot}")

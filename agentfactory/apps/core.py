@@ -1,4 +1,4 @@
-"""Shared pieces of the Panel apps: trajectories as readable HTML, keyboard shortcuts, and serving an app on 127.0.0.1.
+"""Shared pieces of the Panel apps: trajectories as readable HTML, keyboard shortcuts, signing in with an API key, and serving an app on 127.0.0.1.
 
 Docs: https://agentfactory.github.io/agentfactory/09_apps/apps.html.md"""
 
@@ -6,12 +6,20 @@ Docs: https://agentfactory.github.io/agentfactory/09_apps/apps.html.md"""
 
 # %% ../../nbs/09_apps/00_apps.ipynb #3bb9afea
 from __future__ import annotations
-import html, json, socket, time
+import html, json, logging, socket, time
 from typing import Any, Callable
+from ..core.auth import Principal, authenticate, bootstrap_admin, platform_store, record_audit
+from ..core.errors import Forbidden, Unauthorized
 from ..core.records import Trajectory
+from ..core.settings import process_settings
+from ..core.store import Store, get_store
+from ..core.tenancy import tenant_settings, tenant_store
+
+log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['TRAJECTORY_CSS', 'format_call', 'trajectory_html', 'shortcuts', 'serve_panel', 'app_main']
+__all__ = ['log', 'TRAJECTORY_CSS', 'SIGN_IN_HELP', 'format_call', 'trajectory_html', 'shortcuts', 'serve_panel', 'app_main',
+           'SignedIn', 'LoginGate', 'query_args']
 
 # %% ../../nbs/09_apps/00_apps.ipynb #8330a4a4
 TRAJECTORY_CSS = """
@@ -121,7 +129,7 @@ def serve_panel(app_fn: Callable[[], Any], port: int = 0, path: str = "app", tit
     return url, stop
 
 def app_main(app_fn: Callable[[], Any], path: str, title: str, default_port: int, argv: list[str] | None = None) -> None:
-    "The command line of an app entry point (`apps/*.py`): serve `app_fn` with Panel's server until interrupted."
+    "The command line of an app entry point (`apps/*.py`): serve `app_fn` with Panel's server until interrupted (an empty store gets its first admin key)."
     import argparse
     import panel as pn
     p = argparse.ArgumentParser(description=title)
@@ -130,5 +138,97 @@ def app_main(app_fn: Callable[[], Any], path: str, title: str, default_port: int
     p.add_argument("--allow-websocket-origin", action="append", default=None,
                    help="host[:port] allowed to open the websocket (default: the address and localhost)")
     a = p.parse_args(argv)
+    bootstrap_admin()                    # an empty store: the first admin key, in <artifact root>/admin.key (logged)
     origins = a.allow_websocket_origin or [f"{a.address}:{a.port}", f"localhost:{a.port}"]
     pn.serve({path: app_fn}, port=a.port, address=a.address, websocket_origin=origins, show=False, title=title)
+
+# %% ../../nbs/09_apps/00_apps.ipynb #77854503
+SIGN_IN_HELP = ("Paste your Agent Factory API key (`af_…`). You work as the key's name, in its tenant, with what its "
+                "role allows. An admin creates keys (`POST /keys`); the first admin key is in `<artifact root>/admin.key`.")
+
+def _tenant_store(tenant: str, root: Store) -> Store:
+    "Where `tenant`'s data is, as the API has it: `root` for the settings' tenant, else the tenant's own store."
+    if tenant == process_settings().tenant: return root
+    return tenant_store(tenant_settings(tenant, base_url=root.url), root.url)
+
+class SignedIn:
+    "One browser session of a served app after sign-in: the key's principal and its tenant's store."
+    def __init__(self, principal: Principal, store: Store, app: str, token: str, platform: Store,
+                 on_invalid: Callable[[str], Any] | None = None):
+        self.principal, self.store, self.app = principal, store, app
+        self._token, self._platform, self._on_invalid = token, platform, on_invalid
+
+    def check(self) -> bool:
+        "Whether the key still works; when revoked or expired, the page goes back to sign-in, saying why."
+        try: authenticate(self._token, self._platform)
+        except Unauthorized as e:
+            if self._on_invalid is not None: self._on_invalid(str(e))
+            return False
+        return True
+
+    def audit(self, action: str, status: int, **object_ids: str) -> None:
+        "Append an audit row for something this session did (route `app:/<app>`)."
+        record_audit(action, f"app:/{self.app}", status, self.principal, object_ids=object_ids, store=self._platform)
+
+class LoginGate:
+    "A served app's sign-in page: a key whose role has one of `permissions` gets `build(session)`; any other key, the reason."
+    def __init__(self, build: Callable[[SignedIn], Any], app: str, permissions: tuple[str, ...], store: Store | None = None):
+        import panel as pn
+        self.build, self.app, self.permissions = build, app, tuple(permissions)
+        self.root = store or get_store(process_settings().store_url)
+        self.platform = platform_store(self.root)
+        self.session: SignedIn | None = None
+        self._tried: str | None = None
+        self.key = pn.widgets.PasswordInput(name="API key", placeholder="af_…", width=480)
+        self.button = pn.widgets.Button(name="Sign in", button_type="primary", width=120)
+        self.message = pn.pane.Alert("", alert_type="danger", visible=False, width=480)
+        self.form = pn.Column(pn.pane.Markdown(f"### Sign in\n{SIGN_IN_HELP}", width=480), self.key, self.button, self.message)
+        self.user = pn.pane.HTML("", margin=(8, 10))
+        self.sign_out_button = pn.widgets.Button(name="Sign out", width=100)
+        self.main = pn.Column(self.form, sizing_mode="stretch_width")
+        self.button.on_click(lambda e: self.sign_in())
+        self.key.param.watch(lambda e: e.new.strip() and self.sign_in(), "value")    # Enter, or leaving the field
+        self.sign_out_button.on_click(lambda e: self.sign_out())
+
+    def sign_in(self, token: str | None = None) -> SignedIn | None:
+        "Check `token` (default: the field's): show the app for its principal, or say why not."
+        import panel as pn
+        if self.session is not None: return self.session
+        token = ((self.key.value_input or self.key.value or "") if token is None else token).strip()
+        if not token: return self._refuse("Paste your API key first.")
+        if token == self._tried: return None              # the same key again (Enter, then the button): answered already
+        self._tried, p = token, None
+        try:
+            p = authenticate(token, self.platform)
+            p.require(*self.permissions)
+        except (Unauthorized, Forbidden) as e:
+            record_audit("SIGN-IN", f"app:/{self.app}", e.status_code, p, store=self.platform)
+            return self._refuse(str(e))
+        s = SignedIn(p, _tenant_store(p.tenant, self.root), self.app, token, self.platform, on_invalid=self.sign_out)
+        view = self.build(s)
+        self.session = s
+        s.audit("SIGN-IN", 200)
+        self.key.param.update(value="", value_input="")   # the key stays in this server-side session only
+        self.message.visible = False
+        self.user.object = (f"Signed in as <b>{html.escape(p.name)}</b> · {p.role} · tenant <code>{html.escape(p.tenant)}</code>")
+        self.main.objects = [pn.Row(self.user, self.sign_out_button), view]
+        return s
+
+    def sign_out(self, reason: str | None = None) -> None:
+        "Back to the sign-in page, showing `reason` (e.g. the key was revoked meanwhile)."
+        self.session, self._tried = None, None
+        self.key.param.update(value="", value_input="")
+        self.main.objects = [self.form]
+        if reason: self._refuse(reason)
+        else: self.message.visible = False
+
+    def _refuse(self, why: str) -> None:
+        self.message.object = f"**Not signed in.** {html.escape(why)}"
+        self.message.visible = True
+
+    def __panel__(self): return self.main
+
+def query_args() -> dict[str, str]:
+    "The served page's query arguments (`?run=…`); empty outside a server session."
+    import panel as pn
+    return {k: v[0].decode() for k, v in (pn.state.session_args or {}).items() if v}

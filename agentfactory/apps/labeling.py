@@ -8,11 +8,11 @@ Docs: https://agentfactory.github.io/agentfactory/09_apps/labeling.html.md"""
 from __future__ import annotations
 import html, json, logging
 from typing import Any
-from .core import format_call, shortcuts, trajectory_html
+from .core import LoginGate, SignedIn, format_call, query_args, shortcuts, trajectory_html
 from ..core.errors import AgentFactoryError, Conflict
 from ..core.store import Store
 from ..data.ingest import load_trajectories
-from ..data.labels import KINDS, LabelTask, progress, queue, submit_label
+from ..data.labels import KINDS, LabelTask, list_tasks, progress, queue, submit_label
 
 log = logging.getLogger(__name__)
 PAIRWISE_KEYS = {"a": "a", "1": "a", "b": "b", "2": "b", "t": "tie", "3": "tie"}
@@ -20,20 +20,31 @@ RATING_KEYS = {str(i): i for i in range(1, 6)}
 CALL_KEYS = {"y": True, "n": False}
 HELP = ("**Keys** — pairwise: `a`/`1` A better · `b`/`2` B better · `t`/`3` tie; rating: `1`…`5`; "
         "tool calls: `y`/`n` mark the next call · `Backspace` undo · `Enter` submit; any view: `s` skip.")
+READ_ONLY_HELP = "**Read-only** — `s` or *Next* shows the next open task."
+LABELING_PERMISSIONS = ("labels:submit", "labels:read")
 
 # %% auto #0
-__all__ = ['log', 'PAIRWISE_KEYS', 'RATING_KEYS', 'CALL_KEYS', 'HELP', 'LabelingApp', 'labeling_app']
+__all__ = ['log', 'PAIRWISE_KEYS', 'RATING_KEYS', 'CALL_KEYS', 'HELP', 'READ_ONLY_HELP', 'LABELING_PERMISSIONS', 'LabelingApp',
+           'labeling_app']
 
 # %% ../../nbs/09_apps/01_labeling.ipynb #ec7e53bb
 class LabelingApp:
-    "The labeling tool for one session: annotator, kind filter, the current task's view, queue, shortcuts, progress."
-    def __init__(self, store: Store | None = None, annotator: str = "", kind: str | None = None, batch: str | None = None):
+    """The labeling tool for one session: who labels, a kind filter, the current task's view, queue, shortcuts, progress.
+    Served, `session` (a signed-in key) gives the store, the annotator and what is allowed; inline, `store` and `annotator`."""
+    def __init__(self, store: Store | None = None, annotator: str = "", kind: str | None = None, batch: str | None = None,
+                 session: SignedIn | None = None):
         import panel as pn
-        self.store, self.batch = store, batch
+        p = session.principal if session is not None else None
+        if p is not None: p.require(*LABELING_PERMISSIONS)
+        self.session, self.batch = session, batch
+        self.store = session.store if session is not None else store
+        # the annotator is the key's name when served, never something typed into the page
+        self.who = ((p.name if p.can("labels:submit") else "") if p is not None else (annotator or "")).strip()
+        self.assigned_only = p is not None and not p.can("labels:read")      # a labeler: only its assigned tasks
+        self.role = p.role if p is not None else None
         self.task: LabelTask | None = None
         self.calls: list[bool | None] = []
         self.skipped: set[str] = set()
-        self.annotator = pn.widgets.TextInput(name="Annotator", value=annotator or "", placeholder="your name", width=220)
         self.kind = pn.widgets.RadioButtonGroup(options=["all", *KINDS], value=kind if kind in KINDS else "all")
         self.bar = pn.indicators.Progress(value=0, max=1, width=240, bar_color="success")
         self.counts = pn.pane.Markdown("", margin=(0, 10))
@@ -41,31 +52,47 @@ class LabelingApp:
         self.message = pn.pane.Markdown("", margin=(0, 10))
         self.view = pn.Column(sizing_mode="stretch_width")
         self.upcoming = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.skip_button = self._button("Skip (s)" if self.who else "Next (s)", self.skip, "default")
         self.keys = shortcuts(self.on_key)
-        self.annotator.param.watch(lambda e: self.refresh(), "value")
         self.kind.param.watch(lambda e: self.refresh(), "value")
         self.refresh()
 
     @property
-    def who(self) -> str: return (self.annotator.value or "").strip()
+    def can_label(self) -> bool: return bool(self.who)
+
+    def _kind(self) -> str | None: return None if self.kind.value == "all" else self.kind.value
 
     def _queue(self) -> list[LabelTask]:
-        if not self.who: return []
-        kind = None if self.kind.value == "all" else self.kind.value
-        return [t for t in queue(self.who, kind=kind, batch=self.batch, store=self.store) if t.id not in self.skipped]
+        "The annotator's queue (a labeler: only what is assigned to it); read-only: the open tasks."
+        if self.can_label:
+            q = queue(self.who, kind=self._kind(), batch=self.batch, store=self.store)
+            if self.assigned_only: q = [t for t in q if self.who in t.assigned_to]
+        else: q = list_tasks(self.store, kind=self._kind(), batch=self.batch, status="open")
+        return [t for t in q if t.id not in self.skipped]
+
+    def _progress(self) -> tuple[int, int, str]:
+        "(value, max, text) of the progress bar."
+        kind = self._kind()
+        if not self.can_label:
+            p = progress(kind=kind, batch=self.batch, store=self.store)
+            return p["done"], p["tasks"], f"**{p['done']}/{p['tasks']} tasks done** · {p['labels']} labels · read-only"
+        if self.assigned_only:
+            mine = list_tasks(self.store, kind=kind, batch=self.batch, assigned_to=self.who)
+            p = {"tasks": len(mine), "done": sum(t.status == "done" for t in mine), "labeled": sum(self.who in t.annotators for t in mine)}
+            p["remaining"] = p["tasks"] - p["labeled"]
+        else: p = progress(self.who, kind=kind, batch=self.batch, store=self.store)
+        return (p["labeled"], p["labeled"] + p["remaining"],
+                f"**{p['labeled']} labeled · {p['remaining']} to go** · {p['done']}/{p['tasks']} tasks done")
 
     def refresh(self):
-        "Show the head of the annotator's queue, the progress and what comes next."
+        "Show the head of the queue, the progress and what comes next."
+        if self.session is not None and not self.session.check(): return
         q = self._queue()
         self.task = q[0] if q else None
         self.calls = [None]*(self.task.n_calls if self.task else 0)
-        kind = None if self.kind.value == "all" else self.kind.value
-        if self.who:
-            p = progress(self.who, kind=kind, batch=self.batch, store=self.store)
-            self.bar.value = 0                   # lower first: value may never exceed max
-            self.bar.max, self.bar.value = max(1, p["labeled"] + p["remaining"]), p["labeled"]
-            self.counts.object = f"**{p['labeled']} labeled · {p['remaining']} to go** · {p['done']}/{p['tasks']} tasks done"
-        else: self.bar.value, self.counts.object = 0, ""
+        value, total, self.counts.object = self._progress()
+        self.bar.value = 0                   # lower first: value may never exceed max
+        self.bar.max, self.bar.value = max(1, total), value
         rows = "".join(f"<tr><td><code>{t.id}</code></td><td>{t.kind}</td><td>{html.escape(t.task_id or '')}</td>"
                        f"<td>{len(t.annotators)}/{t.min_annotations}</td></tr>" for t in q[1:11])
         self.upcoming.object = (f"<table><tr><th>next</th><th>kind</th><th>task</th><th>labels</th></tr>{rows}</table>"
@@ -73,10 +100,13 @@ class LabelingApp:
         self._render()
 
     def _render(self):
-        import panel as pn
         t = self.task
-        if not self.who: self.header.object, self.view.objects = "<p>Enter your name to start labeling.</p>", []; return
-        if t is None: self.header.object, self.view.objects = "<p><b>Nothing left to label.</b> Thank you!</p>", []; return
+        self.skip_button.disabled = t is None
+        if t is None:
+            self.header.object = ("<p><b>Nothing left to label.</b> Thank you!</p>" if self.can_label
+                                  else "<p><b>No open label tasks.</b></p>")
+            self.view.objects = []
+            return
         trajs = {x.id: x for x in load_trajectories(self.store, ids=t.trajectory_ids)}
         missing = [i for i in t.trajectory_ids if i not in trajs]
         if missing:               # deleted since the task was made: nothing to show, move on
@@ -92,6 +122,14 @@ class LabelingApp:
         b.on_click(lambda e: action())
         return b
 
+    def _actions(self, *widgets) -> list:
+        "The answer buttons, or for a read-only session a line saying why there are none."
+        import panel as pn
+        if self.can_label: return list(widgets)
+        why = (f"this key's role {self.role!r} may read label tasks but not label them" if self.role
+               else "pass `annotator=` to label")
+        return [pn.pane.Markdown(f"*Read-only: {why}.*", css_classes=["af-readonly"])]
+
     def _pairwise_view(self, t: LabelTask, trajs) -> list:
         import panel as pn
         a, b = trajs
@@ -100,13 +138,13 @@ class LabelingApp:
         return [pn.pane.Markdown("Which assistant handled the customer better?"),
                 pn.Row(pn.pane.HTML(trajectory_html(a, "A"), sizing_mode="stretch_width"),
                        pn.pane.HTML(trajectory_html(b, "B"), sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-                pn.Row(pick("a"), pick("tie"), pick("b"))]
+                *self._actions(pn.Row(pick("a"), pick("tie"), pick("b")))]
 
     def _rating_view(self, t: LabelTask, trajs) -> list:
         import panel as pn
         return [pn.pane.Markdown("How well did the assistant handle it? 1 = wrong or harmful … 5 = correct and helpful."),
                 pn.pane.HTML(trajectory_html(trajs[0]), sizing_mode="stretch_width"),
-                pn.Row(*[self._button(f"{i}", lambda i=i: self.submit({"rating": i}, t.id)) for i in range(1, 6)])]
+                *self._actions(pn.Row(*[self._button(f"{i}", lambda i=i: self.submit({"rating": i}, t.id)) for i in range(1, 6)]))]
 
     def _tool_calls_view(self, t: LabelTask, trajs) -> list:
         import panel as pn
@@ -115,18 +153,18 @@ class LabelingApp:
         for j, c in enumerate(trajs[0].tool_calls):
             mark = pn.pane.Markdown("–", width=90)
             self._marks.append(mark)
-            rows.append(pn.Row(pn.pane.HTML(f"<b>#{j+1}</b> <code>{html.escape(format_call(c.function.name, c.function.arguments))}</code>",
-                                            width=420),
-                               self._button("Correct (y)", lambda j=j: self.mark(j, True, t.id), "success"),
+            call = pn.pane.HTML(f"<b>#{j+1}</b> <code>{html.escape(format_call(c.function.name, c.function.arguments))}</code>", width=420)
+            rows.append(pn.Row(call, self._button("Correct (y)", lambda j=j: self.mark(j, True, t.id), "success"),
                                self._button("Wrong (n)", lambda j=j: self.mark(j, False, t.id), "danger"), mark))
         self._submit = self._button("Submit (Enter)", lambda: self.submit_calls(t.id))
         self._submit.disabled = True
         return [pn.pane.Markdown("Was each tool call correct — the right tool, the right arguments, and needed?"),
-                pn.pane.HTML(trajectory_html(trajs[0], number_calls=True), sizing_mode="stretch_width"), *rows, self._submit]
+                pn.pane.HTML(trajectory_html(trajs[0], number_calls=True), sizing_mode="stretch_width"),
+                *self._actions(*rows, self._submit)]
 
     def mark(self, j: int, ok: bool | None, task_id: str | None = None):
         "Mark tool call `j` of the current task correct (True), wrong (False) or unmarked (None)."
-        if self.task is None or (task_id and task_id != self.task.id) or not 0 <= j < len(self.calls): return
+        if not self.can_label or self.task is None or (task_id and task_id != self.task.id) or not 0 <= j < len(self.calls): return
         self.calls[j] = ok
         self._marks[j].object = {True: "✓ correct", False: "✗ wrong", None: "–"}[ok]
         self._submit.disabled = None in self.calls
@@ -136,14 +174,17 @@ class LabelingApp:
         if self.task is not None and None not in self.calls: self.submit({"calls": list(self.calls)}, task_id)
 
     def submit(self, value: dict, task_id: str | None = None):
-        "Store the annotator's label for the current task and move on."
+        "Store the annotator's label for the current task and move on (nothing for a read-only session)."
         t = self.task
-        if t is None or (task_id and task_id != t.id): return
+        if not self.can_label or t is None or (task_id and task_id != t.id): return
+        if self.session is not None and not self.session.check(): return
         try: submit_label(t.id, self.who, value, store=self.store)
         except AgentFactoryError as e:
             self.message.object = f"⚠️ {html.escape(str(e))}"
             if not isinstance(e, Conflict): return          # a Conflict: labeled meanwhile (another tab): move on
-        else: self.message.object = f"Saved `{json.dumps(value)}` for `{t.id}`."
+        else:
+            self.message.object = f"Saved `{json.dumps(value)}` for `{t.id}`."
+            if self.session is not None: self.session.audit("LABEL", 201, task_id=t.id)
         self.refresh()
 
     def skip(self):
@@ -156,6 +197,7 @@ class LabelingApp:
         if t is None: return
         k = key.lower() if len(key) == 1 else key
         if k == "s": return self.skip()
+        if not self.can_label: return
         if t.kind == "pairwise" and k in PAIRWISE_KEYS: self.submit({"choice": PAIRWISE_KEYS[k]}, t.id)
         elif t.kind == "rating" and k in RATING_KEYS: self.submit({"rating": RATING_KEYS[k]}, t.id)
         elif t.kind == "tool_calls":
@@ -166,16 +208,17 @@ class LabelingApp:
 
     def __panel__(self):
         import panel as pn
-        return pn.Column(pn.Row(self.annotator, self.kind, pn.Column(self.bar, self.counts), sizing_mode="stretch_width"),
+        who = f"Labeling as <b>{html.escape(self.who)}</b>" if self.can_label else "<b>Read-only</b>"
+        return pn.Column(pn.Row(pn.pane.HTML(who, css_classes=["af-who"], margin=(12, 10)), self.kind,
+                                pn.Column(self.bar, self.counts), self.skip_button, sizing_mode="stretch_width"),
                          self.header, self.view, self.message, pn.pane.Markdown("#### Queue"), self.upcoming,
-                         pn.pane.Markdown(HELP), self.keys, sizing_mode="stretch_width")
+                         pn.pane.Markdown(HELP if self.can_label else READ_ONLY_HELP), self.keys, sizing_mode="stretch_width")
 
 # %% ../../nbs/09_apps/01_labeling.ipynb #85ebc7b2
-def labeling_app(store: Store | None = None, annotator: str | None = None, kind: str | None = None,
-                 batch: str | None = None):
-    "The labeling page; `?annotator=&kind=&batch=` in the URL preset the fields."
+def labeling_app(store: Store | None = None, kind: str | None = None, batch: str | None = None):
+    "The served labeling page: sign in with an API key, then label as the key's name; `?kind=&batch=` in the URL preset the filters."
     import panel as pn
-    args = {k: v[0].decode() for k, v in (pn.state.session_args or {}).items() if v}
-    app = LabelingApp(store, annotator=annotator or args.get("annotator", ""), kind=kind or args.get("kind"),
-                      batch=batch or args.get("batch"))
-    return pn.template.BootstrapTemplate(title="Agent Factory · Labeling", main=[app])
+    args = query_args()
+    kind, batch = kind or args.get("kind"), batch or args.get("batch")
+    gate = LoginGate(lambda s: LabelingApp(kind=kind, batch=batch, session=s), "labeling", LABELING_PERMISSIONS, store)
+    return pn.template.BootstrapTemplate(title="Agent Factory · Labeling", main=[gate])

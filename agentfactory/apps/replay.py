@@ -8,7 +8,7 @@ Docs: https://agentfactory.github.io/agentfactory/09_apps/replay.html.md"""
 from __future__ import annotations
 import html, json, logging
 from typing import Any
-from .core import TRAJECTORY_CSS, format_call
+from .core import TRAJECTORY_CSS, LoginGate, SignedIn, format_call, query_args
 from ..core.records import Trajectory
 from ..core.store import Store
 from ..data.ingest import load_trajectories
@@ -16,10 +16,11 @@ from ..data.ingest import load_trajectories
 log = logging.getLogger(__name__)
 OUTCOMES = ("all", "success", "failure")
 RUN_COLUMNS = ("id", "scenario", "model", "level", "source", "success", "reward", "steps", "errors", "created")
+REPLAY_PERMISSIONS = ("data:read",)
 
 # %% auto #0
-__all__ = ['log', 'OUTCOMES', 'RUN_COLUMNS', 'REPLAY_CSS', 'run_summary', 'timeline_html', 'run_header_html', 'latency_plot',
-           'ReplayApp', 'replay_app']
+__all__ = ['log', 'OUTCOMES', 'RUN_COLUMNS', 'REPLAY_PERMISSIONS', 'REPLAY_CSS', 'run_summary', 'timeline_html',
+           'run_header_html', 'latency_plot', 'ReplayApp', 'replay_app']
 
 # %% ../../nbs/09_apps/02_replay.ipynb #5b7af48b
 def _pretty(text: str | None) -> str:
@@ -133,10 +134,13 @@ def latency_plot(traj: Trajectory):
 class ReplayApp:
     "The replay tool for one session: filters, the run list, and the chosen run's badges, latency bars, timeline and metadata."
     def __init__(self, store: Store | None = None, run: str | None = None, scenario: str | None = None,
-                 model: str | None = None, outcome: str | None = None, source: str | None = None, limit: int = 1000):
+                 model: str | None = None, outcome: str | None = None, source: str | None = None, limit: int = 1000,
+                 session: SignedIn | None = None):
         import pandas as pd
         import panel as pn
-        self.store, self.limit = store, limit
+        if session is not None: session.principal.require(*REPLAY_PERMISSIONS)
+        self.session, self.limit = session, limit
+        self.store = session.store if session is not None else store
         self.runs: list[dict] = []
         self.traj: Trajectory | None = None
         self._presets = {"scenario": scenario, "model": model, "source": source}
@@ -165,6 +169,7 @@ class ReplayApp:
 
     def load(self):
         "Read the run summaries from the store and refresh the filters' choices and the list."
+        if self.session is not None and not self.session.check(): return
         self.runs = [run_summary(t) for t in reversed(load_trajectories(self.store))]
         for w, key in ((self.scenario, "scenario"), (self.model, "model"), (self.source, "source")):
             values = sorted({r[key] for r in self.runs if r[key]})
@@ -202,6 +207,7 @@ class ReplayApp:
     def select(self, run_id: str):
         "Replay the run `run_id`: badges, latency bars, timeline and metadata; the URL gets `?run=<id>`."
         import panel as pn
+        if self.session is not None and not self.session.check(): return
         found = load_trajectories(self.store, ids=[run_id])
         if not found:
             self.message.object = f"⚠️ No run with id `{html.escape(run_id)}` in the store."
@@ -233,9 +239,11 @@ def _set_url(**query):
 
 # %% ../../nbs/09_apps/02_replay.ipynb #1230c9f2
 def replay_app(store: Store | None = None, run: str | None = None, **filters):
-    "The replay page; `?run=&scenario=&model=&source=&outcome=` in the URL choose the run and preset the filters."
+    "The served replay page: sign in with an API key; `?run=&scenario=&model=&source=&outcome=` in the URL choose the run and preset the filters."
     import panel as pn
-    args = {k: v[0].decode() for k, v in (pn.state.session_args or {}).items() if v}
+    pn.extension("tabulator")            # the run list appears after sign-in: its script must come with the page
+    args = query_args()
     for k in ("scenario", "model", "source", "outcome"): filters.setdefault(k, args.get(k))
-    app = ReplayApp(store, run=run or args.get("run"), **filters)
-    return pn.template.BootstrapTemplate(title="Agent Factory · Replay", main=[app])
+    run = run or args.get("run")
+    gate = LoginGate(lambda s: ReplayApp(run=run, session=s, **filters), "replay", REPLAY_PERMISSIONS, store)
+    return pn.template.BootstrapTemplate(title="Agent Factory · Replay", main=[gate])
