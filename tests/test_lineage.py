@@ -170,7 +170,9 @@ def test_selectors_and_retention(factory):
 
 def test_http(factory):
     f = factory
-    c = TestClient(create_app(Runtime(f.store, ingest=False)))
+    app = create_app(Runtime(f.store, ingest=False))
+    from agentfactory.core.auth import create_key
+    c = TestClient(app, headers={"X-API-Key": create_key("default", "admin", store=app.state.platform.store)[1]})
     row = c.get(f"/lineage/datasets/{f.d1.id}/rows/0").json()
     assert row["trajectory_id"] == sorted(t.id for t in f.raw)[0]
     use = c.get(f"/lineage/events/{row['events'][0]['id']}").json()
@@ -186,7 +188,7 @@ def test_http(factory):
     r = c.post("/subjects/delete", json={"customer_id": customer["id"], "requested_by": OFFICER})
     assert r.status_code == 200 and r.json()["trajectories"] == len(victims_of(f, customer))
     assert c.get(f"/lineage/datasets/{f.d1.id}/rows/0").status_code == 404
-    audit = c.get("/audit").json()
+    audit = c.get("/subjects/deletions").json()
     assert [a["id"] for a in audit] == [r.json()["id"]] and customer["id"] not in json.dumps(audit)
 
 

@@ -329,3 +329,11 @@ def test_a_live_env_runs_trace_is_served_redacted(world):
     assert c.post(f"/runs/{run}/step", json={"action": {"role": "assistant", "content": said}}).status_code == 200
     text = json.dumps(c.get(f"/runs/{run}/trace").json())
     assert "maria.gonzalez@example.com" not in text and "555-0142" not in text and "Maria Gonzalez" not in text
+
+
+def test_only_an_admin_may_deploy_over_deleted_data(world):
+    w, ids = world, world["ids"]
+    body = {"model": ids["ref"], "override_deleted_data": True}
+    with httpx.Client(base_url=w["url"], timeout=60, headers=h(w["kA"]["operator"][1])) as op:
+        r = op.post(f"/agents/{ids['agent_id']}/deploy", json=body)
+        assert r.status_code == 403 and "admin" in r.json()["detail"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
-from ..core.errors import NotFound
+from ..core.errors import Forbidden, NotFound
 from ..core.serving import add_error_handlers
 from .data import router as data_router
 from .platform import authorize, install_platform, principal_of, scope_of, stored_ref
@@ -27,6 +27,8 @@ class CreateAgent(_Body):
 
 class Deploy(_Body):
     model: str = Field(min_length=1, max_length=256, description="registry ref: M1, support-agent:M1 or support-agent@champion")
+    override_deleted_data: bool = Field(False, description="admins only: deploy a model trained on data deleted under a "
+                                                           "data-subject request (recorded with your key, and audited)")
 
 class StepIn(_Body):
     message: str = Field(min_length=1, max_length=8000)
@@ -76,7 +78,13 @@ def create_app(runtime: Runtime|None = None, max_body_bytes: int|None = None) ->
     def get_agent(request: Request, agent_id: str) -> AgentInfo: return rt(request).get_agent(agent_id)
 
     @app.post("/agents/{agent_id}/deploy", tags=["agents"])
-    def deploy(request: Request, agent_id: str, body: Deploy) -> AgentInfo: return rt(request).deploy(agent_id, body.model)
+    def deploy(request: Request, agent_id: str, body: Deploy) -> AgentInfo:
+        p = principal_of(request)
+        if body.override_deleted_data and p.role != "admin":
+            raise Forbidden("override_deleted_data needs an admin key: a model trained on deleted data is deployed only "
+                            "after retraining, or by an admin's recorded decision")
+        return rt(request).deploy(agent_id, body.model, override_deleted_data=body.override_deleted_data,
+                                  by=f"{p.name} ({p.key_id})" if body.override_deleted_data else None)
 
     @app.post("/agents/{agent_id}/sessions", status_code=201, tags=["agents"])
     def create_session(request: Request, agent_id: str) -> SessionInfo:

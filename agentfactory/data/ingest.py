@@ -105,15 +105,26 @@ def _subjects(items: list[tuple]) -> tuple:
     from agentfactory.data.lineage import _SubjectRow, subject_rows
     return (_SubjectRow, [r for rec, red, tid, eid in items for r in subject_rows(rec, red, trajectory_id=tid, event_id=eid)])
 
+def _deleted(store: Store, ids: Iterable[str | None]) -> set[str]:
+    "Those of `ids` (trajectory or session ids) a data-subject deletion removed: they are never stored again."
+    from agentfactory.data.lineage import deleted_records
+    return set(deleted_records([i for i in ids if isinstance(i, str)], store))
+
 class Ingested(list):
-    "The ids an ingest call was given, in input order (a plain list), and `new`: how many were stored for the first time."
-    def __init__(self, ids: Iterable[str], new: int):
+    """The ids an ingest call was given, in input order (a plain list); `new`: how many were stored for the first time;
+    `refused`: those not stored because a data-subject deletion removed them (or their trajectory or session)."""
+    def __init__(self, ids: Iterable[str], new: int, refused: Iterable[str] = ()):
         super().__init__(ids)
-        self.new = new
+        self.new, self.refused = new, list(refused)
 
 def ingest_events(events: Iterable[Event | dict], store: Store | None = None, redact: bool = True) -> Ingested:
     "Validate, redact and store a batch of events, all or nothing; ids already stored are skipped (see `Ingested.new`)."
-    evs, redactors = _validate_events(events), {}
+    evs, redactors, st = _validate_events(events), {}, _store(store)
+    ids, gone = [e.id for e in evs], _deleted(st, [x for e in evs for x in (e.trajectory_id, e.session_id)])
+    refused = [e.id for e in evs if e.trajectory_id in gone or e.session_id in gone]
+    if refused:
+        log.warning("refused %d events of trajectories or sessions a data-subject deletion removed", len(refused))
+        evs = [e for e in evs if not (e.trajectory_id in gone or e.session_id in gone)]
     if redact and evs:
         from agentfactory.data.pii import Redactor, analyze_many, redact_payload, texts_of
         analyze_many(texts_of([e.payload for e in evs]))             # spaCy over the whole batch at once
@@ -121,9 +132,9 @@ def ingest_events(events: Iterable[Event | dict], store: Store | None = None, re
         evs = [e.model_copy(update={"payload": redact_payload(e.payload, redactors[e.trajectory_id or e.session_id or e.id])})
                for e in evs]
     subjects = _subjects([(e.payload, redactors.get(e.trajectory_id or e.session_id or e.id), e.trajectory_id, e.id) for e in evs])
-    n, _ = _write(_store(store).ensure(subjects[0]), [(_EventRow, [_event_row(e) for e in evs]), subjects])
+    n, _ = _write(st.ensure(subjects[0]), [(_EventRow, [_event_row(e) for e in evs]), subjects])
     log.info("ingested %d events (%d new)", len(evs), n)
-    return Ingested([e.id for e in evs], n)
+    return Ingested(ids, n, refused)
 
 # %% ../../nbs/02_data/01_ingest.ipynb #2431cd27
 def trajectory_events(traj: Trajectory) -> list[Event]:
@@ -162,6 +173,12 @@ def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None,
     trajs = list(trajs)
     if not all(isinstance(t, Trajectory) for t in trajs):
         trajs = [t if isinstance(t, Trajectory) else Trajectory.model_validate(t) for t in trajs]
+    st, ids = _store(store), [t.id for t in trajs]
+    gone = _deleted(st, [x for t in trajs for x in (t.id, t.metadata.get("session_id"))])
+    refused = [t.id for t in trajs if t.id in gone or t.metadata.get("session_id") in gone]
+    if refused:          # e.g. the next turn of a runtime session whose conversation was deleted
+        log.warning("refused %d trajectories a data-subject deletion removed", len(refused))
+        trajs = [t for t in trajs if not (t.id in gone or t.metadata.get("session_id") in gone)]
     redactors = [None] * len(trajs)
     if redact and trajs:
         from tqdm.auto import tqdm
@@ -172,9 +189,9 @@ def ingest_trajectories(trajs: Iterable[Trajectory], store: Store | None = None,
     rows = [_trajectory_row(t) for t in trajs]
     events = [_event_row(e) for t in trajs for e in trajectory_events(t)]
     subjects = _subjects([(t, r, t.id, None) for t, r in zip(trajs, redactors)])
-    nt, ne, _ = _write(_store(store).ensure(subjects[0]), [(_TrajectoryRow, rows, update), (_EventRow, events), subjects])
+    nt, ne, _ = _write(st.ensure(subjects[0]), [(_TrajectoryRow, rows, update), (_EventRow, events), subjects])
     log.info("ingested %d trajectories (%d new), %d new events", len(trajs), nt, ne)
-    return Ingested([t.id for t in trajs], nt)
+    return Ingested(ids, nt, refused)
 
 # %% ../../nbs/02_data/01_ingest.ipynb #95b74b9b
 def load_trajectories(store: Store | None = None, *, source: str | None = None, scenario_id: str | None = None,

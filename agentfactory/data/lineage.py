@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib, hmac, json, logging, os, re, secrets, shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 from pydantic import BaseModel, Field
 from sqlalchemy import JSON, DateTime, String, delete, inspect, select, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,8 +25,9 @@ AUDIT_RETENTION_DAYS = 365          # deletion audit rows are kept at least this
 
 # %% auto #0
 __all__ = ['log', 'AUDIT_RETENTION_DAYS', 'subject_key', 'subject_rows', 'EventRef', 'DatasetUse', 'ModelUse', 'RowLineage',
-           'EventUsage', 'lineage_of_row', 'usage_of_event', 'trace', 'DeletionReport', 'delete_subject', 'list_audit',
-           'purge_audit', 'reindex_subjects']
+           'EventUsage', 'lineage_of_row', 'usage_of_event', 'trace', 'DeletionReport', 'on_subject_deleted',
+           'deleted_records', 'models_trained_on_deleted_data', 'delete_subject', 'list_audit', 'purge_audit',
+           'reindex_subjects']
 
 # %% ../../nbs/02_data/05_lineage.ipynb #617617bd
 _KEY_ENV = "AGENTFACTORY_SUBJECT_KEY"
@@ -126,8 +127,15 @@ class _AuditRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     report: Mapped[dict] = mapped_column(JSON)
 
+class _TombstoneRow(Base):
+    __tablename__ = "deleted_records"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)        # subject_key("RECORD_ID", trajectory or session id)
+    deletion_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
 def _store(store: Store | None) -> Store:
-    return (store or get_store()).ensure(_EventRow, _TrajectoryRow, _DatasetRow, _LineageRow, _SubjectRow, _PurgeRow, _AuditRow)
+    return (store or get_store()).ensure(_EventRow, _TrajectoryRow, _DatasetRow, _LineageRow, _SubjectRow, _PurgeRow, _AuditRow,
+                                         _TombstoneRow)
 
 def _utc(t: datetime | None) -> datetime | None:
     return t if t is None or t.tzinfo else t.replace(tzinfo=timezone.utc)      # SQLite drops the zone
@@ -295,6 +303,7 @@ class DeletionReport(BaseModel):
     datasets_created: dict[str, str | None] = Field(default_factory=dict)   # purged version -> its rebuild (None: nothing left)
     files_purged: list[str] = Field(default_factory=list)
     models_flagged: list[ModelUse] = Field(default_factory=list)          # trained on a purged version
+    erased: dict[str, int] = Field(default_factory=dict)                  # rows other factories erased (`on_subject_deleted`)
 
 def _indexed(s, keys: list[str]) -> tuple[set[str], set[str]]:
     "The trajectory ids and event ids the subject index holds under `keys`."
@@ -388,6 +397,41 @@ def _checkpoint(st: Store):
         with st.engine.connect() as c: c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     except Exception as e: log.warning("WAL checkpoint after a deletion failed: %s", e)
 
+# %% ../../nbs/02_data/05_lineage.ipynb #3a7d52c1
+_RECORD = "RECORD_ID"                        # the kind under which tombstones hash trajectory and session ids
+_ERASERS: dict[str, Callable[[Any, set[str]], int]] = {}
+
+def on_subject_deleted(name: str, erase: Callable[[Any, set[str]], int]) -> None:
+    """Have `erase(session, ids)` run inside every data-subject deletion's transaction (a second registration under
+    `name` replaces the first). `ids`: the trajectory ids removed and the session id named; `erase` deletes its
+    factory's rows of them through the SQLAlchemy `session` and returns how many went."""
+    _ERASERS[name] = erase
+
+def _tombstone(s, ids: set[str], deletion_id: str, at: datetime) -> int:
+    "Record `ids` as deleted by `deletion_id` (an id deleted before keeps its first deletion); how many were new."
+    secret = _secret() if ids else None
+    keys = {subject_key(_RECORD, i, secret) for i in ids}
+    known = {k for c in _chunks(keys) for k in s.scalars(select(_TombstoneRow.key).where(_TombstoneRow.key.in_(c)))}
+    s.add_all([_TombstoneRow(key=k, deletion_id=deletion_id, at=at) for k in sorted(keys - known)])
+    return len(keys - known)
+
+def deleted_records(ids: Iterable[str], store: Store | None = None) -> dict[str, str]:
+    "Those of `ids` (trajectory or session ids) that a data-subject deletion removed, each with the deletion's id."
+    ids = sorted({i for i in ids if isinstance(i, str) and i})
+    with (store or get_store()).ensure(_TombstoneRow).session() as s:
+        if not ids or s.scalar(select(_TombstoneRow.key).limit(1)) is None: return {}     # nothing deleted yet
+        secret = _secret()
+        by_key = {subject_key(_RECORD, i, secret): i for i in ids}
+        return {by_key[k]: d for c in _chunks(by_key) for k, d in
+                s.execute(select(_TombstoneRow.key, _TombstoneRow.deletion_id).where(_TombstoneRow.key.in_(c)))}
+
+def models_trained_on_deleted_data(store: Store | None = None) -> dict[str, list[str]]:
+    "Model refs whose recorded lineage (datasets, or training job) names a version a deletion purged -> those deletions' ids."
+    with (store or get_store()).ensure(_PurgeRow).session() as s:
+        purges = dict(s.execute(select(_PurgeRow.dataset_id, _PurgeRow.deletion_id)).all())
+        _, models = _trained_on(s, set(purges))
+    return {m.ref: sorted({purges[d] for d in m.datasets}) for m in models}
+
 # %% ../../nbs/02_data/05_lineage.ipynb #cfdc6b2c
 def delete_subject(*, email: str | None = None, name: str | None = None, phone: str | None = None,
                    customer_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
@@ -406,6 +450,11 @@ def delete_subject(*, email: str | None = None, name: str | None = None, phone: 
         indexed = _indexed(s, [h for k, h in hashed.items() if k != "session_id"])
         tids, eids = _matches(s, indexed, given.get("session_id"), tenant)
         affected = _holding(s, tids)
+        named = given.get("session_id")
+        if named and tenant is not None and s.scalar(select(_EventRow.id).where(
+                _EventRow.session_id == named, _EventRow.tenant == tenant).limit(1)) is None:
+            named = None                     # not this tenant's session: not this deletion's to tombstone
+    gone = tids | ({named} if named else set())        # never stored again; other factories erase their copies
     versions = [get_dataset(d, st) for d in affected]
     created = {v.id: _rebuild(v, tids, st) for v in versions}
     n_labels = _delete_labels(tids, st)      # first: a retry after a failure below finds the rest again
@@ -430,14 +479,16 @@ def delete_subject(*, email: str | None = None, name: str | None = None, phone: 
             report.index_rows += bulk._apply_deletion(s, parts)
             _delete_in(s, _LineageRow, [(_LineageRow.trajectory_id, tids)])
             s.add_all([_PurgeRow(dataset_id=d, purged_at=now, superseded_by=created[d], deletion_id=rid) for d in affected])
+            _tombstone(s, gone, rid, now)
+            report.erased = {table: erase(s, gone) for table, erase in sorted(_ERASERS.items())} if gone else {}
             s.add(_AuditRow(id=rid, requested_by=report.requested_by, at=now, report=report.model_dump(mode="json")))
     except BaseException:
         bulk._discard(parts); raise
     _remove_files([v.parquet_path.parent for v in versions])
     bulk._finish_deletion(parts)
     _checkpoint(st)
-    log.info("deletion %s by %s: %d trajectories, %d events (%d in bulk batches); purged %s", rid, report.requested_by,
-             report.trajectories, report.events, report.bulk_events, affected or "no datasets")
+    log.info("deletion %s by %s: %d trajectories, %d events (%d in bulk batches); purged %s; erased %s", rid,
+             report.requested_by, report.trajectories, report.events, report.bulk_events, affected or "no datasets", report.erased)
     return report
 
 # %% ../../nbs/02_data/05_lineage.ipynb #800254be

@@ -10,11 +10,12 @@ import logging, threading
 from datetime import datetime
 from typing import Any, Callable
 from pydantic import BaseModel, Field
-from sqlalchemy import String, Integer, DateTime, JSON
+from sqlalchemy import String, Integer, DateTime, JSON, delete, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 from ..core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..core.records import Message, Step, Trajectory, new_id, utcnow
 from ..core.store import Base, Store, get_store
+from ..data.lineage import deleted_records, on_subject_deleted
 from ..training.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ class TurnResult(BaseModel):
     trajectory_id: str | None = None
 
 def _agent(r: _AgentRow) -> AgentInfo: return AgentInfo(**{k: getattr(r, k) for k in AgentInfo.model_fields})
+
+def _erase_sessions(s, ids: set[str]) -> int:
+    "The runtime's part of a data-subject deletion: delete the sessions named (a session's trajectory has its id)."
+    if not ids or not inspect(s.connection()).has_table(_SessionRow.__tablename__): return 0
+    ids = sorted(ids)
+    return sum(s.execute(delete(_SessionRow).where(_SessionRow.id.in_(ids[i:i + 500])).execution_options(
+        synchronize_session=False)).rowcount for i in range(0, len(ids), 500))
+
+on_subject_deleted(_SessionRow.__tablename__, _erase_sessions)
 
 # %% ../../nbs/07_runtime/00_runtime.ipynb #3f65b79c
 def _default_scenarios() -> dict[str, Callable[[], Any]]:
@@ -137,16 +147,22 @@ class Runtime:
             if r is None: raise NotFound(f"agent {agent_id!r} not found")
             return _agent(r)
 
-    def deploy(self, agent_id: str, model_ref: str) -> AgentInfo:
-        "Serve registry version `model_ref` for this agent; refused unless its gate verdict is PASS."
+    def deploy(self, agent_id: str, model_ref: str, override_deleted_data: bool = False, by: str|None = None) -> AgentInfo:
+        """Serve registry version `model_ref` for this agent; refused unless its gate verdict is PASS, and while it
+        carries data a data-subject deletion removed unless an admin overrides (`override_deleted_data`, `by`: who)."""
         self.get_agent(agent_id)
         mv = self.registry.get(model_ref)
         if mv.gate != "PASS":
             raise Forbidden(f"{mv.ref} cannot be deployed: its evaluation gate verdict is {mv.gate or 'missing'}, PASS is required")
+        if mv.deleted_data:
+            if not override_deleted_data:
+                raise Forbidden(f"{mv.ref} cannot be deployed: it learned from data that data-subject deletion"
+                                f"{'s' if len(mv.deleted_data) > 1 else ''} {', '.join(mv.deleted_data)} removed; retrain "
+                                "without the deleted data, or an admin overrides (override_deleted_data=True, by=who)")
+            mv = self.registry.clear_deleted_data_mark(mv.ref, by=by)     # recorded on the version
         self._policy(mv.ref)                              # load before switching traffic
-        if self.ingest:                                   # and the PII analyzer, so the first user does not wait for it
-            from agentfactory.data.pii import get_analyzer
-            get_analyzer()
+        from agentfactory.data.pii import get_analyzer    # and the PII analyzer, so the first user does not wait for it
+        get_analyzer()
         with self.store.session() as s:
             r = s.get(_AgentRow, agent_id)
             r.model, r.deployed_at = mv.ref, utcnow()
@@ -171,15 +187,26 @@ class Runtime:
                            updated_at=r.updated_at, messages=[Message.model_validate(m) for m in r.messages],
                            steps=[Step.model_validate(x) for x in r.steps])
 
+    def _refuse_deleted(self, session_id: str) -> None:
+        "`NotFound` for a session a data-subject deletion removed; its row goes too if the deletion ran without the runtime."
+        deletion = deleted_records([session_id], self.store).get(session_id)
+        if deletion is None: return
+        with self.store.session() as s:
+            if self.store.engine.dialect.name == "sqlite": s.execute(text("PRAGMA secure_delete = ON"))
+            if _erase_sessions(s, {session_id}): log.info("erased session %s, deleted by %s", session_id, deletion)
+        raise NotFound(f"session {session_id!r} was deleted under a data-subject request ({deletion})")
+
     def history(self, agent_id: str, session_id: str) -> SessionInfo:
-        "The whole conversation of a session."
+        "The whole conversation of a session, PII-redacted."
+        self._refuse_deleted(session_id)
         with self.store.session() as s:
             r = s.get(_SessionRow, session_id)
             if r is None or r.agent_id != agent_id: raise NotFound(f"session {session_id!r} of agent {agent_id!r} not found")
             return self._session(r)
 
     def step(self, agent_id: str, session_id: str, content: str) -> TurnResult:
-        "Add the user's message and run one turn of the agent loop."
+        """Add the user's message and run one turn of the agent loop. The model and the returned turn see the message
+        as typed; the session keeps the conversation PII-redacted."""
         from agentfactory.envs.loop import continue_conversation
         if not isinstance(content, str) or not content.strip(): raise InvalidInput("message must be a non-empty string")
         a = self.get_agent(agent_id)
@@ -191,27 +218,41 @@ class Runtime:
             msgs = sess.messages + [Message(role="user", content=content)]
             with plock:
                 new_msgs, steps = continue_conversation(policy, sc, msgs, max_steps=a.max_steps)
-            all_msgs, all_steps = msgs + new_msgs, sess.steps + steps
             turn = sess.turns + 1
+            traj = Trajectory(id=sess.id, source="runtime", scenario_id=sc.id, scenario_version=sc.version,
+                              model_version=sess.model, messages=msgs + new_msgs, steps=sess.steps + steps,
+                              metadata={"session_id": sess.id, "agent_id": a.id, "turn": turn})
+            kept = self._redacted(traj)
             with self.store.session() as s:
                 r = s.get(_SessionRow, session_id)
-                r.messages = [m.model_dump(mode="json") for m in all_msgs]
-                r.steps = [x.model_dump(mode="json") for x in all_steps]
-                r.turns, r.updated_at = turn, utcnow()
+                if r is not None:
+                    r.messages = [m.model_dump(mode="json") for m in kept.messages]
+                    r.steps = [x.model_dump(mode="json") for x in kept.steps]
+                    r.turns, r.updated_at = turn, utcnow()
+            if r is None:                                 # deleted while it answered
+                self._refuse_deleted(session_id)
+                raise NotFound(f"session {session_id!r} of agent {agent_id!r} not found")
             answer = new_msgs[-1].content if new_msgs and new_msgs[-1].role == "assistant" and not new_msgs[-1].tool_calls else None
-            tid = self._ingest(a, sess, all_msgs, all_steps, turn) if self.ingest else None
+            tid = self._ingest(traj) if self.ingest else None
             return TurnResult(session_id=session_id, turn=turn, answer=answer, messages=[msgs[-1]] + new_msgs, steps=steps,
                               trajectory_id=tid)
 
-    def _ingest(self, a: AgentInfo, sess: SessionInfo, msgs, steps, turn: int) -> str|None:
+    @staticmethod
+    def _redacted(traj: Trajectory) -> Trajectory:
+        "`traj` as the session keeps it: PII replaced by plain placeholders; the scenario's system prompt as written."
+        from agentfactory.data.pii import Redactor, redact_trajectory
+        head = traj.messages[:1] if traj.messages and traj.messages[0].role == "system" else []
+        red = redact_trajectory(traj.model_copy(update={"messages": traj.messages[len(head):]}), Redactor(numbered=False))
+        return red.model_copy(update={"messages": head + red.messages})
+
+    def _ingest(self, traj: Trajectory) -> str|None:
+        "Hand the session so far to Data (which redacts it and indexes the current turn's people); its trajectory id."
         from agentfactory.data.ingest import ingest_trajectories
-        sc = self.scenario(a.scenario)
-        traj = Trajectory(id=sess.id, source="runtime", scenario_id=sc.id, scenario_version=sc.version,
-                          model_version=sess.model, messages=msgs, steps=steps,
-                          metadata={"session_id": sess.id, "agent_id": a.id, "turn": turn})
-        try: return ingest_trajectories([traj], store=self.store, update=True)[0]
+        try:
+            got = ingest_trajectories([traj], store=self.store, update=True)
+            return None if got.refused else got[0]
         except Exception:                 # the user's answer must not be lost because the data plane hiccuped
-            log.exception("ingesting session %s turn %d failed", sess.id, turn)
+            log.exception("ingesting session %s turn %s failed", traj.id, traj.metadata.get("turn"))
             return None
 
     def health(self) -> dict:

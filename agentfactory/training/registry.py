@@ -6,7 +6,7 @@ Docs: https://agentfactory.github.io/agentfactory/05_training/registry.html.md""
 
 # %% ../../nbs/05_training/00_registry.ipynb #c4844135
 from __future__ import annotations
-import re, subprocess
+import logging, re, subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.records import utcnow
 from ..core.store import Base, Store, get_store
 
+log = logging.getLogger(__name__)
 DEFAULT_AGENT = "support-agent"
 
 # %% auto #0
-__all__ = ['DEFAULT_AGENT', 'ModelVersion', 'code_commit', 'ModelRegistry']
+__all__ = ['log', 'DEFAULT_AGENT', 'DataOverride', 'ModelVersion', 'code_commit', 'ModelRegistry']
 
 # %% ../../nbs/05_training/00_registry.ipynb #e65eccf1
 class _ModelRow(Base):
@@ -42,6 +43,20 @@ class _AliasRow(Base):
     alias: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[str] = mapped_column(String(16))
 
+class _DataOverrideRow(Base):
+    __tablename__ = "model_deleted_data_overrides"
+    agent: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(16), primary_key=True)
+    deletion_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+class DataOverride(BaseModel):
+    "An admin's decision to serve a version although a data-subject deletion removed data it learned from."
+    deletion_id: str
+    by: str
+    at: datetime
+
 class ModelVersion(BaseModel):
     "One registered model of an agent."
     agent: str
@@ -54,6 +69,8 @@ class ModelVersion(BaseModel):
     gate: str | None = None
     aliases: list[str] = Field(default_factory=list)
     created_at: datetime
+    deleted_data: list[str] = Field(default_factory=list)       # deletions that removed data it learned from, not overridden
+    deleted_data_overrides: list[DataOverride] = Field(default_factory=list)
 
     @property
     def ref(self) -> str: return f"{self.agent}:{self.version}"
@@ -71,26 +88,49 @@ _REF = re.compile(r"^(?:(?P<agent>[\w.-]+)(?P<sep>[:@]))?(?P<name>[\w.-]+)$")
 class ModelRegistry:
     "Model versions, aliases and lineage in the store."
     def __init__(self, store: Store|None = None):
-        self.store = (store or get_store()).ensure(_ModelRow, _AliasRow)
+        # the overrides get a table of their own: a new column would not appear in databases created before it
+        self.store = (store or get_store()).ensure(_ModelRow, _AliasRow, _DataOverrideRow)
 
-    def _to_model(self, s, r: _ModelRow) -> ModelVersion:
+    def _marks(self) -> dict[str, list[str]]:
+        "Refs of the versions trained on a dataset version a deletion purged -> those deletions (read outside a session)."
+        from agentfactory.data.lineage import models_trained_on_deleted_data
+        return models_trained_on_deleted_data(self.store)
+
+    def _deleted_data(self, s, r: _ModelRow, marks: dict, seen: frozenset = frozenset()) -> set[str]:
+        "The deletions that removed data `r` learned from, itself or through its base version, that no admin let pass."
+        ref = f"{r.agent}:{r.version}"
+        found = set(marks.get(ref, ()))
+        base = (r.lineage or {}).get("base")
+        if isinstance(base, str) and base:
+            try: b = self._resolve(s, base)
+            except (NotFound, InvalidInput): b = None          # a folder or a built-in base, not a registered version
+            if b is not None and f"{b.agent}:{b.version}" not in seen | {ref}: found |= self._deleted_data(s, b, marks, seen | {ref})
+        return found - set(s.scalars(select(_DataOverrideRow.deletion_id).where(
+            _DataOverrideRow.agent == r.agent, _DataOverrideRow.version == r.version)))
+
+    def _to_model(self, s, r: _ModelRow, marks: dict) -> ModelVersion:
         aliases = s.scalars(select(_AliasRow.alias).where(_AliasRow.agent == r.agent, _AliasRow.version == r.version)).all()
+        O = _DataOverrideRow
+        overrides = s.scalars(select(O).where(O.agent == r.agent, O.version == r.version).order_by(O.at, O.deletion_id))
         return ModelVersion(agent=r.agent, version=r.version, path=r.path, kind=r.kind, params=r.params, lineage=r.lineage,
-                            metrics=r.metrics, gate=r.gate, aliases=sorted(aliases), created_at=r.created_at)
+                            metrics=r.metrics, gate=r.gate, aliases=sorted(aliases), created_at=r.created_at,
+                            deleted_data=sorted(self._deleted_data(s, r, marks)) if marks else [],
+                            deleted_data_overrides=[DataOverride(deletion_id=o.deletion_id, by=o.by, at=o.at) for o in overrides])
 
     def register(self, path: str|Path, *, agent: str = DEFAULT_AGENT, kind: str = "sft", params: int = 0,
                  lineage: dict|None = None, metrics: dict|None = None) -> ModelVersion:
         "Add the model at `path` as the agent's next version (M0, M1, …); a path already registered returns its version."
         path = str(Path(path).resolve())
         if not Path(path).exists(): raise InvalidInput(f"model path {path} does not exist")
+        marks = self._marks()
         with self.store.session() as s:
             found = s.scalars(select(_ModelRow).where(_ModelRow.agent == agent, _ModelRow.path == path)).first()
-            if found: return self._to_model(s, found)
+            if found: return self._to_model(s, found, marks)
             n = s.scalar(select(func.count()).select_from(_ModelRow).where(_ModelRow.agent == agent))
             row = _ModelRow(agent=agent, version=f"M{n}", number=n, path=path, kind=kind, params=params,
                             lineage={**(lineage or {}), "code_commit": code_commit()}, metrics=metrics or {}, created_at=utcnow())
             s.add(row); s.flush()
-            return self._to_model(s, row)
+            return self._to_model(s, row, marks)
 
     def _resolve(self, s, ref: str) -> _ModelRow:
         m = _REF.match(ref or "")
@@ -106,31 +146,50 @@ class ModelRegistry:
 
     def get(self, ref: str) -> ModelVersion:
         "The version a ref names."
-        with self.store.session() as s: return self._to_model(s, self._resolve(s, ref))
+        marks = self._marks()
+        with self.store.session() as s: return self._to_model(s, self._resolve(s, ref), marks)
 
     def list(self, agent: str = DEFAULT_AGENT) -> list[ModelVersion]:
         "All versions of an agent, oldest first."
+        marks = self._marks()
         with self.store.session() as s:
-            return [self._to_model(s, r) for r in s.scalars(select(_ModelRow).where(_ModelRow.agent == agent).order_by(_ModelRow.number))]
+            return [self._to_model(s, r, marks) for r in s.scalars(select(_ModelRow).where(_ModelRow.agent == agent).order_by(_ModelRow.number))]
 
     def set_alias(self, ref: str, alias: str) -> ModelVersion:
         "Point `alias` (e.g. champion) at the version `ref` names."
+        marks = self._marks()
         with self.store.session() as s:
             row = self._resolve(s, ref)
             a = s.get(_AliasRow, (row.agent, alias))
             if a is None: s.add(_AliasRow(agent=row.agent, alias=alias, version=row.version))
             else: a.version = row.version
             s.flush()
-            return self._to_model(s, row)
+            return self._to_model(s, row, marks)
 
     def record_gate(self, ref: str, verdict: str, metrics: dict|None = None) -> ModelVersion:
         "Store the evaluation gate's verdict (PASS/FAIL) and metrics on a version."
         if verdict not in ("PASS", "FAIL"): raise InvalidInput(f"verdict must be PASS or FAIL, got {verdict!r}")
+        marks = self._marks()
         with self.store.session() as s:
             row = self._resolve(s, ref)
             row.gate, row.metrics = verdict, {**row.metrics, **(metrics or {})}
             s.flush()
-            return self._to_model(s, row)
+            return self._to_model(s, row, marks)
+
+    def clear_deleted_data_mark(self, ref: str, *, by: str) -> ModelVersion:
+        """Let version `ref` be deployed although data-subject deletions removed data it learned from: an admin's
+        override, recorded per deletion with who (`by`) and when. Retraining without the deleted data is the usual way."""
+        if not isinstance(by, str) or not by.strip():
+            raise InvalidInput("by must say who overrides the deleted-data mark (it is recorded on the version)")
+        marks = self._marks()
+        with self.store.session() as s:
+            row, now = self._resolve(s, ref), utcnow()
+            cleared = sorted(self._deleted_data(s, row, marks)) if marks else []
+            s.add_all([_DataOverrideRow(agent=row.agent, version=row.version, deletion_id=d, by=by.strip(), at=now) for d in cleared])
+            s.flush()
+            if cleared: log.warning("%s:%s may be deployed despite deletions %s: overridden by %s", row.agent, row.version,
+                                    ", ".join(cleared), by.strip())
+            return self._to_model(s, row, marks)
 
     def promote(self, ref: str, alias: str = "champion") -> ModelVersion:
         "Point `alias` at a version that passed the gate; `Forbidden` otherwise."
