@@ -1,4 +1,4 @@
-"""`agentfactory demo` runs the pipeline; `agentfactory serve` serves deployed agents over HTTP.
+"""`agentfactory demo` runs the pipeline; `agentfactory serve` serves deployed agents over HTTP; `keys` and `audit` manage API keys and read the audit log.
 
 Docs: https://agentfactory.github.io/agentfactory/10_cli/cli.html.md"""
 
@@ -16,7 +16,8 @@ app = typer.Typer(help="Agent Factory: take an LLM agent from zero to deployed."
                   pretty_exceptions_enable=False)
 
 # %% auto #0
-__all__ = ['app', 'env_app', 'demo', 'serve', 'env_serve', 'env_run', 'env_replay', 'main']
+__all__ = ['app', 'keys_app', 'audit_app', 'env_app', 'demo', 'serve', 'keys_create', 'keys_list', 'keys_revoke', 'audit',
+           'audit_purge', 'env_serve', 'env_run', 'env_replay', 'main']
 
 # %% ../nbs/10_cli/01_cli.ipynb #9a221c97
 def _summary(report: dict) -> str:
@@ -57,14 +58,132 @@ def demo(model: str = typer.Option("smollm2", help="smollm2 | tiny | path to a l
     if not (report.get("session_check") or {}).get("success"): raise typer.Exit(1)
 
 # %% ../nbs/10_cli/01_cli.ipynb #54e532a3
+def _bootstrap_admin_key(echo=typer.echo) -> str | None:
+    "On an empty store: create tenant `default`'s first admin key and print it once, with the file it is in."
+    from agentfactory.core.auth import admin_key_file, bootstrap_admin, platform_store
+    token = bootstrap_admin(platform_store())
+    if token:
+        echo(f"The first admin key (shown only now; also in {admin_key_file()}, readable only by you):\n{token}\n"
+             "Send it as 'Authorization: Bearer <key>'; create keys for others with `agentfactory keys create`.")
+    return token
+
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="interface to bind"),
           port: int = typer.Option(8000, help="TCP port"),
           log_level: str = typer.Option("info", help="uvicorn log level")):
-    "Serve deployed agents over HTTP (FastAPI + uvicorn)."
+    "Serve the API over HTTP (FastAPI + uvicorn); the first start creates and prints the admin key."
     import uvicorn
     from agentfactory.api.app import create_app
+    _bootstrap_admin_key()              # before create_app, whose own bootstrap then finds the key and stays quiet
     uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
+
+# %% ../nbs/10_cli/01_cli.ipynb #keys_helpers
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+def _when(text: str | None, option: str, ago: bool = False) -> "datetime | None":
+    "An ISO-8601 time (UTC when it names no zone) or a duration such as `30d`, `12h` from now (`ago`: before now)."
+    import re
+    from datetime import datetime, timedelta, timezone
+    if text is None: return None
+    m = re.fullmatch(r"(\d+)([smhdw])", text.strip())
+    if m:
+        d = timedelta(**{_UNITS[m[2]]: int(m[1])})
+        now = datetime.now(timezone.utc)
+        return now - d if ago else now + d
+    try: t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither an ISO-8601 time (2026-01-31T12:00Z) nor a duration (30d, 12h, 90m)",
+                                 param_hint=option) from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+def _t(t) -> str: return t.strftime("%Y-%m-%d %H:%M:%S") if t else ""
+
+def _safe(v) -> str:
+    "Text as the terminal should show it: names and routes come from callers, so control characters are escaped."
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(v))
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+    table = Table(*columns, title=title)
+    for r in rows: table.add_row(*(Text(_safe(v)) for v in r))      # Text: a '[...]' in a value is not rich markup
+    Console().print(table)
+
+# %% ../nbs/10_cli/01_cli.ipynb #keys_cmds
+keys_app = typer.Typer(help="API keys of the HTTP API: create, list, revoke (on the settings' store).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+def _tenant(tenant: str | None) -> str:
+    from agentfactory.core.settings import process_settings
+    return tenant or process_settings().tenant
+
+@keys_app.command("create")
+def keys_create(tenant: Optional[str] = typer.Option(None, help="the key's tenant, created on first use (default: the settings' tenant, `default`)"),
+                role: str = typer.Option(..., help="admin | researcher | labeler | operator | viewer | agent-client"),
+                name: Optional[str] = typer.Option(None, help="who or what uses the key (default: the role)"),
+                expires: Optional[str] = typer.Option(None, help="when it stops working: an ISO-8601 time (UTC unless it names a zone) or a duration from now such as 30d, 12h, 90m (default: never)"),
+                agent: Optional[list[str]] = typer.Option(None, help="agent-client keys: an agent id or name it may call (repeat for more)")):
+    "Create a key and print its token: the only time the token is shown."
+    from agentfactory.core.auth import create_key, platform_store
+    k, token = create_key(_tenant(tenant), role, name=name, expires=_when(expires, "--expires"), agents=agent or None,
+                          store=platform_store())
+    typer.echo(f"created {k.id}: tenant {k.tenant}, role {k.role}, name {_safe(k.name)!r}, expires {_t(k.expires_at) or 'never'}"
+               + (f", agents {_safe(', '.join(k.agents))}" if k.agents else ""))
+    typer.echo("token (shown only now; send it as 'Authorization: Bearer <token>'):")
+    typer.echo(token)
+
+@keys_app.command("list")
+def keys_list(tenant: Optional[str] = typer.Option(None, help="only this tenant's keys (default: every tenant's)")):
+    "List keys with their tenant, role, name and state; never their secrets."
+    from agentfactory.core.auth import list_keys, platform_store
+    from agentfactory.core.records import utcnow
+    now = utcnow()
+    def state(k): return "revoked" if k.revoked_at else "expired" if k.expires_at and k.expires_at <= now else "active"
+    keys = list_keys(tenant, store=platform_store())
+    _table(f"{len(keys)} API key(s)" + (f" of tenant {tenant}" if tenant else ""),
+           ["id", "tenant", "role", "name", "agents", "created (UTC)", "expires (UTC)", "state"],
+           [[k.id, k.tenant, k.role, k.name, ", ".join(k.agents), _t(k.created_at), _t(k.expires_at) or "never", state(k)]
+            for k in keys])
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="the key's id (key_…, from `agentfactory keys list`), not its token")):
+    "Revoke a key: it stops working at once (requests with it get 401)."
+    from agentfactory.core.auth import platform_store, revoke_key
+    k = revoke_key(key_id, store=platform_store())
+    typer.echo(f"revoked {k.id} (tenant {k.tenant}, role {k.role}, name {_safe(k.name)!r}) at {_t(k.revoked_at)} UTC")
+
+# %% ../nbs/10_cli/01_cli.ipynb #audit_cmds
+audit_app = typer.Typer(help="The audit log of the HTTP API: every mutating and every denied request.")
+app.add_typer(audit_app, name="audit")
+
+@audit_app.callback(invoke_without_command=True)
+def audit(ctx: typer.Context,
+          tenant: Optional[str] = typer.Option(None, help="whose requests (default: the settings' tenant, `default`)"),
+          since: Optional[str] = typer.Option(None, help="from this time: ISO-8601 (UTC unless it names a zone) or a duration ago such as 1h, 7d"),
+          until: Optional[str] = typer.Option(None, help="before this time: ISO-8601 or a duration ago"),
+          key: Optional[str] = typer.Option(None, help="only this key id (key_…)"),
+          route: Optional[str] = typer.Option(None, help="only this route template, e.g. /agents/{agent_id}/deploy"),
+          status: Optional[int] = typer.Option(None, help="only this HTTP status, e.g. 401"),
+          limit: int = typer.Option(100, min=1, help="at most this many rows")):
+    "Print the audit rows of a tenant, newest first (`audit purge` drops the old ones)."
+    if ctx.invoked_subcommand is not None: return
+    from agentfactory.core.auth import audit_log, platform_store
+    tenant = _tenant(tenant)
+    rows = audit_log(tenant, _when(since, "--since", ago=True), _when(until, "--until", ago=True), key, route, status, limit,
+                     store=platform_store())
+    _table(f"{len(rows)} audit row(s) of tenant {tenant}, newest first",
+           ["at (UTC)", "key", "role", "method", "route", "objects", "status", "request id"],
+           [[_t(r.at), r.key_id or "", r.role or "", r.method, r.route, " ".join(f"{k}={v}" for k, v in r.object_ids.items()),
+             str(r.status), r.request_id] for r in rows])
+
+@audit_app.command("purge")
+def audit_purge():
+    "Delete the audit rows older than the setting `audit_retention_days`, in every tenant."
+    from agentfactory.core.auth import platform_store, purge_audit
+    from agentfactory.core.settings import get_settings
+    n = purge_audit(platform_store())
+    typer.echo(f"purged {n} audit row(s) older than {get_settings().audit_retention_days} days")
 
 # %% ../nbs/10_cli/01_cli.ipynb #dcf4a4bc
 env_app = typer.Typer(help="Environments: serve a scenario over HTTP, roll out, replay runs.", no_args_is_help=True)

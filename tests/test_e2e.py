@@ -26,6 +26,7 @@ from agentfactory.pipeline import PRESETS
 from agentfactory.training.registry import ModelRegistry
 from agentfactory.training.jobs import create_job, run_job
 from agentfactory.api.app import create_app
+from agentfactory.core.auth import read_admin_key
 from agentfactory.runtime.core import Runtime
 from conftest import serve
 
@@ -87,15 +88,17 @@ def test_zero_to_deployed_tiny(af_home, monkeypatch):
     reg.record_gate(m0.version, "FAIL")
 
     # deployed; a user calls it over HTTP and gets a correct answer
-    with serve(create_app(Runtime())) as url:
-        c = httpx.Client(base_url=url, timeout=120)
-        health = c.get("/healthz").json()
-        assert health["store"] is True
+    api = create_app(Runtime())                                               # its first start wrote the admin key
+    with serve(api) as url:
+        c = httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {read_admin_key()}"})
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}             # the one route without a key
+        assert httpx.post(f"{url}/agents", json={"name": "support"}).status_code == 401
         agent = c.post("/agents", json={"name": "support"}).json()
-        assert c.post(f"/agents/{agent['id']}/deploy", json={"model": m0.version}).status_code == 403   # gate failed
+        r = c.post(f"/agents/{agent['id']}/deploy", json={"model": m0.version})
+        assert r.status_code == 403 and "gate verdict is FAIL" in r.json()["detail"]                      # an admin key, but the gate failed
         r = c.post(f"/agents/{agent['id']}/deploy", json={"model": m1.version})
         assert r.status_code == 200, r.text
-        assert c.get("/healthz").json()["models_loaded"] == [m1.ref]
+        assert api.state.runtime.health()["models_loaded"] == [m1.ref]
         sid = c.post(f"/agents/{agent['id']}/sessions").json()["id"]
         task = next(t for t in heldout if t.level == 1)
         r = c.post(f"/agents/{agent['id']}/sessions/{sid}/step", json={"message": task.question})

@@ -15,6 +15,7 @@ from agentfactory.models.base import count_parameters, resolve_base
 from agentfactory.training.registry import ModelRegistry
 from agentfactory.training.jobs import create_job, run_job
 from agentfactory.api.app import create_app
+from agentfactory.core.auth import read_admin_key
 from agentfactory.runtime.core import Runtime
 from conftest import serve
 
@@ -47,7 +48,7 @@ def test_smollm2_lora_few_steps_and_serve(af_home):
     gate = Gate(threshold=0.0).decide(report)
     reg.record_gate(m1.version, gate.verdict)
     with serve(create_app(Runtime(policy_kw={"max_new_tokens": 40}))) as url:
-        c = httpx.Client(base_url=url, timeout=600)
+        c = httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {read_admin_key()}"})
         agent = c.post("/agents", json={"name": "smol", "scenario": ref}).json()
         assert c.post(f"/agents/{agent['id']}/deploy", json={"model": m1.version}).status_code == 200
         sid = c.post(f"/agents/{agent['id']}/sessions").json()["id"]
