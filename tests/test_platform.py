@@ -337,3 +337,18 @@ def test_only_an_admin_may_deploy_over_deleted_data(world):
     with httpx.Client(base_url=w["url"], timeout=60, headers=h(w["kA"]["operator"][1])) as op:
         r = op.post(f"/agents/{ids['agent_id']}/deploy", json=body)
         assert r.status_code == 403 and "admin" in r.json()["detail"]
+
+
+def test_gdpr_deletion_and_lineage_are_per_tenant(world):
+    w = world
+    said = "Please update the address of Maria Gonzalez, maria.gonzalez@example.com."
+    traj = lambda i: {"id": f"traj_g{i}", "scenario_id": "support-desk", "messages": [{"role": "user", "content": said}]}
+    with httpx.Client(base_url=w["url"], timeout=120, headers=h(w["kB"]["admin"][1])) as b:
+        assert b.post("/trajectories", json=[traj(1)]).status_code == 200
+        assert w["admin_a"].post("/trajectories", json=[traj(1)]).status_code == 200          # the same id in both tenants
+        r = w["admin_a"].post("/subjects/delete", json={"email": "maria.gonzalez@example.com", "requested_by": "dpo@acme"})
+        assert r.status_code == 200 and r.json()["trajectories"] == 1, r.text
+        assert w["admin_a"].get("/trajectories/traj_g1").status_code == 404
+        assert b.get("/trajectories/traj_g1").status_code == 200                               # B's copy of the person stays
+        assert b.get("/subjects/deletions").json() == []                                       # and B's deletion log is its own
+        assert len(w["admin_a"].get("/subjects/deletions").json()) == 1
