@@ -164,8 +164,14 @@ def test_env_server_concurrent_runs_reaping_and_errors(af_home):
         for t in threads: t.start()
         for t in threads: t.join(60)
         assert not errors and len(results) == 16 and all(r == 1.0 for _, r in results)
+        # every route but /healthz needs a key: none is 401, a viewer's may not start runs
+        from agentfactory.core.auth import create_key, read_admin_key
+        assert httpx.post(f"{url}/runs", json={"scenario": "support-desk"}).status_code == 401
+        assert httpx.get(f"{url}/healthz").json()["ok"] is True                 # /healthz is open
+        _, viewer = create_key("default", "viewer", store=app.state.platform.store)
+        assert httpx.post(f"{url}/runs", json={"scenario": "support-desk"}, headers={"X-API-Key": viewer}).status_code == 403
         # mistakes are 4xx with a message
-        c = httpx.Client(base_url=url, timeout=30)
+        c = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {read_admin_key()}"})
         assert c.post("/runs", json={"scenario": "nope"}).status_code == 404
         assert c.post("/runs", json={"scenario": "support-desk", "split": "test"}).status_code == 422
         assert c.post("/runs", json={"scenario": "support-desk", "bogus": 1}).status_code == 422
@@ -208,7 +214,8 @@ def test_cli_env_serve_is_a_real_server(af_home, tmp_path):
             assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode()[-2000:]
             time.sleep(0.2)
         from agentfactory.envs.server import RemoteEnv
-        env = RemoteEnv(url, str(LIBRARY))
+        with pytest.raises(InvalidInput, match="looks like a file path"): RemoteEnv(url, str(LIBRARY)).reset()
+        env = RemoteEnv(url, "library-desk")       # preloaded and stored by name; the key is the admin.key the server wrote
         obs, info = env.reset(seed=0, options={"task": "lib-copy-B02"})
         obs, *_ = env.step(_call("get_book", book_id="B02"))
         assert json.loads(obs)["available"] == 0

@@ -27,9 +27,9 @@ router = APIRouter(tags=["data"])
 # %% auto #0
 __all__ = ['log', 'MAX_EVENTS', 'MAX_TRAJECTORIES', 'MAX_LIST', 'router', 'IngestResult', 'EventPage', 'post_events',
            'get_events', 'post_trajectories', 'get_trajectory', 'CreateDataset', 'DatasetInfo', 'create_dataset',
-           'get_datasets', 'get_dataset_version', 'get_dataset_file', 'get_lineage', 'CreateLabelTasks', 'LabelTasks',
-           'LabelTaskDetail', 'LabelIn', 'post_label_tasks', 'post_label', 'get_label_task', 'post_label_value',
-           'get_agreement']
+           'get_datasets', 'get_dataset_version', 'get_dataset_file', 'get_lineage', 'LabelFilters', 'CreateLabelTasks',
+           'LabelTasks', 'LabelTaskDetail', 'LabelIn', 'post_label_tasks', 'post_label', 'get_label_task',
+           'post_label_value', 'get_agreement']
 
 # %% ../../nbs/08_api/01_data.ipynb #2b76681f
 def _store(request: Request) -> Store:
@@ -141,12 +141,12 @@ class CreateDataset(BaseModel):
     scenario_id: str | None = None
     model_version: str | None = None
     agent_version: str | None = Field(None, description="alias of model_version")
-    level: int | None = None
-    tags: list[str] | None = Field(None, description="trajectories carrying every one of these tags")
+    level: int | None = Field(None, ge=1, le=5)
+    tags: list[str] | None = Field(None, max_length=100, description="trajectories carrying every one of these tags")
     since: datetime | None = Field(None, description="created at or after (ISO 8601; no zone = UTC)")
     until: datetime | None = Field(None, description="created before")
     limit: int | None = Field(None, ge=1, le=1_000_000, description="the oldest n matches")
-    tools: list[dict] | None = Field(None, description="tool schemas for trajectories that did not record theirs")
+    tools: list[dict] | None = Field(None, max_length=256, description="tool schemas for trajectories that did not record theirs")
     quality: bool | dict | None = Field(None, description="true (or quality_filter options): drop garbage, anomalies, near-duplicates")
     min_rating: float | None = Field(None, ge=1, le=5, description="keep trajectories whose human ratings average at least this")
     clusters: dict[str, Any] | list[str | int] | None = Field(
@@ -220,12 +220,23 @@ def get_lineage(request: Request, dataset_id: str) -> dict:
 from ..data.labels import (Agreement, JudgeAgreement, Label, LabelTask, agreement, assign, create_batch,
                                       create_label_tasks, get_task, judge_agreement, labels as stored_labels, submit_label)
 
+class LabelFilters(BaseModel):
+    "The stored trajectories a batch of label tasks is drawn from (every given filter must hold)."
+    model_config = ConfigDict(extra="forbid")
+    source: Literal["rollout", "eval", "runtime"] | None = None
+    scenario_id: str | None = Field(None, max_length=255)
+    success: bool | None = None
+    model_version: str | None = Field(None, max_length=255)
+    ids: list[str] | None = Field(None, max_length=MAX_TRAJECTORIES)
+    limit: int | None = Field(None, ge=1, le=1_000_000, description="the oldest n matches")
+    tenant: str | None = Field(None, description="not over HTTP: your API key decides the tenant")
+
 class CreateLabelTasks(BaseModel):
     "Label tasks to create: from `items` (trajectory ids; pairs for pairwise) or from `filters` (a batch)."
     model_config = ConfigDict(extra="forbid")
     kind: Literal["pairwise", "rating", "tool_calls"]
     items: list[str | list[str]] | None = Field(None, max_length=MAX_TRAJECTORIES, description="trajectory ids; [a, b] pairs for pairwise")
-    filters: dict[str, Any] | None = Field(None, description="load_trajectories filters: source, scenario_id, success, model_version, ids, limit")
+    filters: LabelFilters | None = None
     limit: int | None = Field(None, ge=1, le=MAX_TRAJECTORIES, description="at most this many tasks from filters")
     min_annotations: int = Field(2, ge=1, le=100)
     batch: str | None = Field(None, min_length=1, max_length=128)
@@ -255,13 +266,13 @@ def _create_label_tasks(request: Request, body: CreateLabelTasks) -> LabelTasks:
         raise InvalidInput("give either 'items' (trajectory ids; [a, b] pairs for pairwise) or 'filters' (a batch from stored trajectories)")
     if body.per_task is not None and not body.annotators: raise InvalidInput("'per_task' needs 'annotators'")
     st = _store(request)
-    if body.filters and "tenant" in body.filters:
+    if body.filters and body.filters.tenant is not None:
         raise InvalidInput("filters: 'tenant' is not a filter over HTTP; your API key decides the tenant")
     if body.items is not None:
         if body.limit is not None: raise InvalidInput("'limit' goes with 'filters'; send fewer items instead")
         tasks = create_label_tasks(body.kind, body.items, min_annotations=body.min_annotations, batch=body.batch, store=st)
     else:
-        tasks = create_batch(body.kind, body.filters, min_annotations=body.min_annotations, batch=body.batch,
+        tasks = create_batch(body.kind, body.filters.model_dump(exclude_none=True), min_annotations=body.min_annotations, batch=body.batch,
                              limit=body.limit, store=st)
     if body.annotators:
         assign([t.id for t in tasks], body.annotators, per_task=body.per_task, store=st)

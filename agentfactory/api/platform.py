@@ -134,7 +134,10 @@ def check_json(raw: bytes, max_depth: int = 64, max_string: int = 100_000) -> An
     while stack:
         v, where, depth = stack.pop()
         if depth > max_depth: raise InvalidInput(f"the body nests deeper than {max_depth} levels (at {where[:200]})")
-        if isinstance(v, str): _check_str(v, where, max_string)
+        if isinstance(v, str):
+            _check_str(v, where, max_string)
+            inner = _json_text(v, where, max_depth)
+            if inner is not None: stack.append((inner, f"{where} (JSON text)", depth + 1))
         elif isinstance(v, float) and not math.isfinite(v): raise InvalidInput(f"{where}: numbers must be finite")
         elif isinstance(v, dict):
             for k, x in v.items():
@@ -142,6 +145,14 @@ def check_json(raw: bytes, max_depth: int = 64, max_string: int = 100_000) -> An
                 stack.append((x, f"{where}.{k}", depth + 1))
         elif isinstance(v, list): stack.extend((x, f"{where}.{i}", depth + 1) for i, x in enumerate(v))
     return doc
+
+def _json_text(s: str, where: str, max_depth: int) -> Any:
+    "The value a string holds as JSON text (tool results, arguments: the library parses them), else None."
+    t = s.lstrip()
+    if not t or t[0] not in "[{": return None
+    try: return json.loads(t, parse_constant=lambda c: None)
+    except RecursionError: raise InvalidInput(f"{where[:200]}: holds JSON text nested deeper than {max_depth} levels") from None
+    except ValueError: return None
 
 def _check_str(s: str, where: str, max_string: int) -> None:
     where = where[:200].encode("utf-8", "replace").decode("utf-8")
@@ -166,7 +177,13 @@ class Guard:
         self.app, self.api = app, api
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS: return await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            # no principal, the process's settings: after a large body uvicorn resumes reading inside the request, so the
+            # connection's next requests start in a copy of this one's context (a stale principal broke /healthz)
+            token = _principal.set(None)
+            try:
+                with use_settings(process_settings()): return await self.app(scope, receive, send)
+            finally: _principal.reset(token)
         headers, method = dict(scope["headers"]), scope["method"]
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         platform, settings = self.api.state.platform, process_settings()

@@ -31,6 +31,10 @@ _HIDE = {"base_path", "dataset_path", "output_dir"}      # server paths are neve
 def _submit(request: Request, spec: dict, start: bool) -> TrainingJob:
     from agentfactory.api.platform import scope_of, stored_ref
     st = scope_of(request).store
+    for field, most in (("model_base", 255), ("dataset_ref", 255), ("agent", 128)):   # a ref is a name, never a 300-byte file name
+        v = spec.get(field)
+        if isinstance(v, str) and not 0 < len(v.encode()) <= most:
+            raise InvalidInput(f"{field}: a name of 1 to {most} bytes, got {len(v.encode())} bytes")
     stored_ref(spec.get("model_base"), "model_base")
     stored_ref(spec.get("dataset_ref"), "dataset_ref")
     if isinstance(spec.get("hyperparameters"), dict) and "scenario" in spec["hyperparameters"]:

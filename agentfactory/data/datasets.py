@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,8 +25,8 @@ KINDS = ("sft", "eval", "rl", "dpo", "rm")
 _PREFERENCE = ("dpo", "rm")        # rows from pairwise labels: prompt / chosen / rejected
 
 # %% auto #0
-__all__ = ['log', 'KINDS', 'sft_row', 'content_hash', 'eval_row', 'sft_features', 'DatasetVersion', 'build_dataset',
-           'get_dataset', 'dataset_lineage', 'list_datasets']
+__all__ = ['log', 'KINDS', 'sft_row', 'content_hash', 'eval_row', 'sft_features', 'DatasetVersion', 'QualityOptions',
+           'build_dataset', 'get_dataset', 'dataset_lineage', 'list_datasets']
 
 # %% ../../nbs/02_data/02_datasets.ipynb #57a696b2
 def sft_row(traj: Trajectory, tools: list[dict] | None = None) -> dict:
@@ -168,6 +168,27 @@ def _next_id(s, root: Path) -> str:
 # %% ../../nbs/02_data/02_datasets.ipynb #f42e9e8a
 _SPECIAL = ("since", "until", "tags", "limit", "quality", "min_rating", "clusters")
 _CLUSTER_OPTS = ("keep", "drop", "k", "max_k", "method")
+
+class QualityOptions(BaseModel):
+    "The options of `quality_filter` a `quality` filter may carry (a dict of them instead of `true`)."
+    model_config = ConfigDict(extra="forbid", strict=True)
+    garbage: bool = True
+    anomalies: bool = True
+    dedupe: bool = True
+    clusters: bool | int | None = Field(None, description="also cluster the kept tasks: true (best k) or k")
+    z: float = Field(3.5, gt=0, le=1000, description="robust z-score past which a trajectory is an anomaly")
+    threshold: float = Field(0.9, gt=0, le=1, description="similarity from which trajectories are near-duplicates")
+
+def _quality_options(v: dict) -> dict:
+    "The `quality` options as given, checked: an unknown option or a wrong value is an `InvalidInput` naming it."
+    try: QualityOptions.model_validate(v)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(map(str, err["loc"])) or "(options)"
+        if err["type"] == "extra_forbidden":
+            raise InvalidInput(f"filter 'quality': unknown option {where!r}; known: {', '.join(QualityOptions.model_fields)}") from None
+        raise InvalidInput(f"filter 'quality': {where}: {err['msg']}") from None
+    return v
 _CLUSTERS_EXAMPLE = "{'clusters': {'keep': ['refund, damaged', 2], 'k': 3}}"
 
 def _utc(name: str, v) -> datetime:
@@ -223,6 +244,7 @@ def _norm_filters(filters: dict | None) -> dict:
         raise InvalidInput(f"filter 'limit' must be a positive integer, got {f['limit']!r}")
     if "quality" in f and not isinstance(f["quality"], (bool, dict)):
         raise InvalidInput(f"filter 'quality' must be true/false or a dict of quality_filter options, got {f['quality']!r}")
+    if isinstance(f.get("quality"), dict): _quality_options(f["quality"])
     if "min_rating" in f and (isinstance(f["min_rating"], bool) or not isinstance(f["min_rating"], (int, float))
                               or not 1 <= f["min_rating"] <= 5):
         raise InvalidInput(f"filter 'min_rating' must be a number from 1 to 5, got {f['min_rating']!r}")

@@ -50,7 +50,7 @@ _PRODUCT_WORDS = frozenset("""
     ball racket drill hammer bottle kit set bundle pack refill case cover""".split())
 
 # %% auto #0
-__all__ = ['log', 'ENTITIES', 'SPACY_MODEL', 'ALLOW_WORDS', 'PARALLEL_MIN', 'get_analyzer', 'clear_cache', 'analyze',
+__all__ = ['log', 'ENTITIES', 'SPACY_MODEL', 'ALLOW_WORDS', 'MAX_PIECE', 'PARALLEL_MIN', 'get_analyzer', 'clear_cache', 'analyze',
            'pii_workers', 'analyze_many', 'Redactor', 'redact', 'texts_of', 'redact_payload', 'trajectory_texts',
            'redact_trajectory', 'score_pii']
 
@@ -213,11 +213,25 @@ def clear_cache() -> None:
     "Forget every cached analysis (after the analyzer changed, or to measure it cold)."
     with _cache_lock: _CACHE.clear()
 
+MAX_PIECE = 100_000                 # characters spaCy reads at once; a longer text is analyzed piece by piece
+
+def _pieces(text: str, size: int = MAX_PIECE) -> list[tuple[int, str]]:
+    "`(offset, piece)` of a long text, cut at a line break or space near each `size` characters (never inside a word)."
+    out, start = [], 0
+    while len(text) - start > size:
+        end = start + size
+        cut = max(text.rfind("\n", end - 2000, end), text.rfind(" ", end - 2000, end))
+        end = cut + 1 if cut > start else end
+        out.append((start, text[start:end])); start = end
+    return out + [(start, text[start:])]
+
 def analyze(text: str) -> tuple[tuple[str, int, int, float], ...]:
     "PII spans in `text` as `(entity, start, end, score)`, business facts removed."
     if not text or not text.strip(): return ()
     hit = _cached(text)
     if hit is not None: return hit
+    if len(text) > MAX_PIECE:          # spaCy refuses texts over 1,000,000 characters and needs ~1 GB per 100,000
+        return _remember(text, tuple((e, s + o, t + o, sc) for o, piece in _pieces(text) for e, s, t, sc in analyze(piece)))
     res = get_analyzer().analyze(text=text, language="en", entities=list(ENTITIES), score_threshold=_MIN_SCORE)
     return _remember(text, _spans(text, res))
 
@@ -278,7 +292,7 @@ def analyze_many(texts: Iterable[str], batch_size: int = 256) -> list[tuple[tupl
     `process_batch`), then each through Presidio's recognizers with its NLP artifacts; results land in the cache.
     From `PARALLEL_MIN` new texts on, `pii_workers()` other processes take equal shares while this one does its own."""
     texts = list(texts)
-    new = list(dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip() and _cached(t) is None))
+    new = list(dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip() and len(t) <= MAX_PIECE and _cached(t) is None))
     if new:
         k = pii_workers() if len(new) >= PARALLEL_MIN else 0
         share = -(-len(new) // (k + 1))
@@ -322,6 +336,12 @@ _STREET_KEYS = {"address", "street", "street_address", "shipping_address", "bill
 _PERSON_ID_KEYS = {"customer_id", "user_id", "person_id", "contact_id"}
 _PRODUCT_PARENTS = {"items", "item", "products", "product", "lines", "line_items", "order_items", "cart"}
 _PRODUCT_KEYS = {"sku", "price", "unit_price", "quantity", "qty", "product_id", "item_id"}
+# A `name` beside these keys, or under these parents, names a thing (a tool, a scenario, a model): NER decides.
+# Anywhere else a `name` is a person's, redacted by its key: NER misses unusual names ("Xqzt Vbrmold").
+_THING_KEYS = {"description", "parameters", "arguments", "function", "version", "schema", "spec", "properties",
+               "required", "tools", "model", "scenario"}
+_THING_PARENTS = {"function", "tool", "tools", "tool_calls", "scenario", "model", "agent", "dataset", "file", "company",
+                  "organization", "org", "shop", "store", "brand", "category", "plan"}
 # Values under these keys are business facts: no NER on them, and NER hits on the same words elsewhere are dropped.
 # (Title-case product names such as "Wireless Mouse" look like people to NER.)
 _BUSINESS_KEYS = {"status", "carrier", "product_name", "item_name", "sku", "title", "category", "currency", "tool",
@@ -335,12 +355,24 @@ def _norm(entity: str, value: str) -> str:
     if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"): return re.sub(r"\W", "", value).casefold()
     return " ".join(value.split()).casefold()
 
+_MAX_DEPTH = 64                         # JSON text nested deeper is redacted as plain text (the walk recurses)
+
+def _depth(v) -> int:
+    deepest, stack = 0, [(v, 1)]
+    while stack:
+        x, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > _MAX_DEPTH: break
+        if isinstance(x, dict): stack.extend((y, d + 1) for y in x.values())
+        elif isinstance(x, list): stack.extend((y, d + 1) for y in x)
+    return deepest
+
 def _as_json(s: str):
     t = s.strip()
     if not t or t[0] not in "[{": return None
     try: v = json.loads(t)
-    except ValueError: return None
-    return v if isinstance(v, (dict, list)) else None
+    except (ValueError, RecursionError): return None
+    return v if isinstance(v, (dict, list)) and _depth(v) <= _MAX_DEPTH else None
 
 class Redactor:
     "Consistent, numbered PII placeholders within one record (`numbered=False`: plain `<PERSON>`)."
@@ -436,7 +468,9 @@ class Redactor:
             for k, v in obj.items():
                 lk = str(k).lower()
                 if lk in _NOT_PII_KEYS: out[k] = v; continue
-                if lk == "name" and (personish or productish): h = "PERSON" if personish else _BUSINESS
+                if lk == "name":
+                    thing = _parent in _THING_PARENTS or bool(keys & _THING_KEYS)
+                    h = "PERSON" if personish else _BUSINESS if productish else None if thing else "PERSON"
                 else: h = _KEY_HINTS.get(lk) or (_BUSINESS if lk in _BUSINESS_KEYS or _is_id_key(lk) else None)
                 if h is None and hint == "LOCATION": h = hint        # the parts of an address are the address
                 if isinstance(v, dict) and h not in ("LOCATION", _BUSINESS): h = None   # a key names a value, not a record

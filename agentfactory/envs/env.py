@@ -20,10 +20,12 @@ from .spec import BUILTIN_SCENARIOS, Limits, as_limits, resolve_scenario, save_s
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'AgentEnv', 'all_tasks', 'rollout', 'RecordedPolicy', 'RecordedScenario', 'load_run', 'replay', 'rerun', 'diff']
+__all__ = ['log', 'MAX_SEED', 'AgentEnv', 'all_tasks', 'rollout', 'RecordedPolicy', 'RecordedScenario', 'load_run', 'replay',
+           'rerun', 'diff']
 
 # %% ../../nbs/03_envs/03_env.ipynb #59d955f0
 _TOOL_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="af-tool")
+MAX_SEED = 2**63 - 1        # seeds are stored with the run as 64-bit integers
 
 def _as_reply(action: Any) -> Reply:
     "Normalize an action: a Reply, a Message, an OpenAI message dict, a JSON string of one, or plain text."
@@ -34,9 +36,11 @@ def _as_reply(action: Any) -> Reply:
         if s.startswith("{"):
             try: action = json.loads(s)
             except json.JSONDecodeError: return Reply(message=Message(role="assistant", content=action))
+            except RecursionError: raise InvalidInput("the action is JSON nested too deeply to be an assistant message") from None
         else: return Reply(message=Message(role="assistant", content=action))
     if isinstance(action, dict):
         try: msg = Message.model_validate({"role": "assistant", **action})
+        except RecursionError: raise InvalidInput("the action's tool-call arguments are JSON nested too deeply") from None
         except ValidationError as e:
             err = e.errors()[0]
             raise InvalidInput(f"action is not an assistant message: {'.'.join(map(str, err['loc'])) or 'action'}: {err['msg']}") from None
@@ -60,6 +64,10 @@ class AgentEnv(gymnasium.Env):
         self.scenario = resolve_scenario(scenario) if isinstance(scenario, str) else scenario
         self.limits = as_limits(limits if limits is not None else getattr(self.scenario, "limits", None))
         if split not in ("train", "heldout"): raise InvalidInput(f"split must be 'train' or 'heldout', got {split!r}")
+        if levels is not None:
+            levels = (levels,) if isinstance(levels, int) else tuple(levels)
+            if not levels or any(isinstance(lv, bool) or not isinstance(lv, int) or not 1 <= lv <= 5 for lv in levels):
+                raise InvalidInput(f"levels are task levels from 1 to 5, got {list(levels)}")
         self.split, self.levels, self.source, self.model_version = split, levels, source, model_version
         self.render_mode = render_mode
         self.observation_space = spaces.Text(max_length=1 << 20)
@@ -71,7 +79,12 @@ class AgentEnv(gymnasium.Env):
     # ---------------------------------------------------------------- reset
     def _pick_task(self, task) -> Task:
         if isinstance(task, Task): return task
-        if isinstance(task, dict): return Task.model_validate({"scenario_id": self.scenario.id, **task})
+        if isinstance(task, dict):
+            try: return Task.model_validate({"scenario_id": self.scenario.id, **task})
+            except ValidationError as e:
+                err = e.errors()[0]
+                raise InvalidInput(f"task: {'.'.join(map(str, err['loc'])) or '(task)'}: {err['msg']}; a task has "
+                                   f"{', '.join(Task.model_fields)}") from None
         tasks_fn = getattr(self.scenario, "tasks", None)
         if tasks_fn is None: raise InvalidInput(f"scenario {self.scenario.id} generates no tasks: pass options={{'task': Task}}")
         if isinstance(task, str):
@@ -85,6 +98,8 @@ class AgentEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
         "Start an episode: `options={'task': Task | dict | task id, 'reset_state': bool}`; returns (question, info)."
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
+            raise InvalidInput(f"seed must be a whole number from 0 to 2**63-1 (it is stored as a 64-bit integer), got {seed!r}")
         super().reset(seed=seed)
         options = options or {}
         self.task = self._pick_task(options.get("task"))
@@ -192,7 +207,7 @@ def all_tasks(scenario, split: str, levels=None) -> list[Task]:
     "Every task of a split (all levels the scenario has unless `levels`)."
     try: return scenario.tasks(split, levels=levels) if levels else scenario.tasks(split, levels=tuple(range(1, 6)))
     except AgentFactoryError:        # a scenario with fewer levels refuses the ones it lacks: ask level by level
-        return [t for lv in range(1, 6) for t in _try_tasks(scenario, split, lv)]
+        return [t for lv in (levels or range(1, 6)) for t in _try_tasks(scenario, split, lv)]
 
 def _try_tasks(scenario, split, level):
     try: return scenario.tasks(split, levels=(level,))

@@ -6,20 +6,20 @@ Docs: https://agentfactory.github.io/agentfactory/03_envs/server.html.md"""
 
 # %% ../../nbs/03_envs/07_server.ipynb #83d9c34d
 from __future__ import annotations
-import contextvars, logging, queue, threading, time
-from typing import Any
+import contextvars, json, logging, queue, threading, time
+from typing import Any, Literal
 from fastapi import APIRouter, Body, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
-from ..core.errors import AgentFactoryError, InvalidInput, NotFound
+from ..core.errors import AgentFactoryError, InvalidInput, NotFound, TooLarge
 from ..core.records import Message, Reply, Task, Trajectory
-from .env import AgentEnv
-from .spec import (BUILTIN_SCENARIOS, Limits, ScenarioInfo, list_scenarios, load_spec, resolve_scenario,
-                                    save_scenario)
+from .env import MAX_SEED, AgentEnv
+from .spec import (BUILTIN_SCENARIOS, Limits, ScenarioInfo, list_scenarios, load_spec, load_spec_text,
+                                    resolve_scenario, save_scenario)
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'EnvRuns', 'NewScenario', 'NewRun', 'StepIn', 'env_router', 'create_env_app', 'RemoteEnv']
+__all__ = ['log', 'MAX_ACTION_CHARS', 'EnvRuns', 'NewScenario', 'NewRun', 'StepIn', 'env_router', 'create_env_app', 'RemoteEnv']
 
 # %% ../../nbs/03_envs/07_server.ipynb #4abed2ad
 class _Run:
@@ -127,9 +127,17 @@ class EnvRuns:
             batch = [traj]
             while not self._q.empty() and len(batch) < 64: batch.append(self._q.get_nowait())
             try:
-                ingest_trajectories(batch, store=self.store_obj)
-                self.stored += len(batch)
-            except Exception: log.exception("storing %d finished runs failed", len(batch))
+                try:
+                    ingest_trajectories(batch, store=self.store_obj)
+                    self.stored += len(batch)
+                except Exception:
+                    if len(batch) == 1: raise
+                    for t in batch:               # one run that cannot be stored must not lose the others of its batch
+                        try:
+                            ingest_trajectories([t], store=self.store_obj)
+                            self.stored += 1
+                        except Exception: log.exception("storing finished run %s failed", t.id)
+            except Exception: log.exception("storing finished run %s failed", batch[0].id)
             finally:
                 for _ in batch: self._q.task_done()
 
@@ -170,15 +178,21 @@ class NewScenario(_Body):
     yaml: str | None = Field(None, max_length=1 << 20)
 
 class NewRun(_Body):
-    scenario: str = Field(min_length=1, max_length=256, description="built-in name or stored name[@version] (never a server path)")
+    scenario: str = Field(min_length=1, max_length=255, description="built-in name or stored name[@version] (never a server path)")
     task: str | dict[str, Any] | None = Field(None, description="task id (or a task object); default: drawn with seed")
-    seed: int | None = None
-    split: str = "train"
-    levels: list[int] | None = None
-    limits: dict[str, Any] | None = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="draws the task and seeds its faults; stored with the run")
+    split: Literal["train", "heldout"] = "train"
+    levels: list[int] | None = Field(None, min_length=1, max_length=5, description="task levels, 1 to 5")
+    limits: dict[str, Any] | None = Field(None, description="max_steps, step_timeout_s, episode_timeout_s, max_tool_calls, max_tokens")
+
+MAX_ACTION_CHARS = 1_000_000     # one step's action as JSON: its redaction, when the run is stored, costs about a minute per MB
 
 class StepIn(_Body):
     action: str | dict[str, Any] = Field(description="an OpenAI assistant message (content and/or tool_calls) or text")
+
+def _check_action(action: Any) -> None:
+    n = len(action) if isinstance(action, str) else len(json.dumps(action, ensure_ascii=False))
+    if n > MAX_ACTION_CHARS: raise TooLarge(f"action: {n} characters as JSON; at most {MAX_ACTION_CHARS} per step")
 
 def env_router(runs_of=None) -> APIRouter:
     "The env routes; `runs_of(request)` returns the `EnvRuns` to use (default: `request.app.state.env_runs`)."
@@ -189,7 +203,7 @@ def env_router(runs_of=None) -> APIRouter:
     def post_scenario(request: Request, body: NewScenario) -> ScenarioInfo:
         "Store a scenario spec (as JSON or YAML text); its version is its content hash."
         if (body.spec is None) == (body.yaml is None): raise InvalidInput("send exactly one of 'spec' (an object) or 'yaml' (text)")
-        spec = load_spec(body.spec if body.spec is not None else body.yaml)
+        spec = load_spec(body.spec) if body.spec is not None else load_spec_text(body.yaml)   # text is never a server path
         return save_scenario(spec, get_runs(request).store_obj)
 
     @r.get("/scenarios")
@@ -206,6 +220,7 @@ def env_router(runs_of=None) -> APIRouter:
     @r.post("/runs/{run_id}/step")
     def post_step(request: Request, run_id: str, body: StepIn) -> dict:
         "Step: apply the agent's action."
+        _check_action(body.action)
         return get_runs(request).step(run_id, body.action)
 
     @r.get("/runs/{run_id}")
@@ -225,25 +240,43 @@ def env_router(runs_of=None) -> APIRouter:
     return r
 
 def create_env_app(idle_timeout_s: float = 300.0, store: bool = True, preload: list[str] | None = None) -> FastAPI:
-    "A standalone env server app; `preload` starts these scenarios before the first request."
+    """A standalone env server over the settings' store; `preload` starts these scenarios before the first request.
+    Every route but /healthz needs an API key: the same platform as the main app (keys, roles, tenants, audit)."""
     from contextlib import asynccontextmanager
+    from fastapi import Depends
+    from agentfactory.api.platform import authorize, install_platform, scope_of   # an app factory: api sits above envs
     from agentfactory.core.serving import add_error_handlers
-    runs = EnvRuns(idle_timeout_s=idle_timeout_s, store=store)
-    for ref in preload or []: runs._scenario(ref)
+    from agentfactory.core.settings import use_settings
+    from agentfactory.runtime.core import Runtime
+    runs, lock = {}, threading.Lock()                     # tenant -> its runs, written to the tenant's store
+
+    def runs_of(request: Request) -> EnvRuns:
+        sc = scope_of(request)
+        with lock:
+            if sc.tenant not in runs:
+                with use_settings(sc.settings): runs[sc.tenant] = EnvRuns(idle_timeout_s, store=store, store_obj=sc.store)
+            return runs[sc.tenant]
 
     @asynccontextmanager
     async def lifespan(app):
         yield
-        runs.shutdown()
+        for r in list(runs.values()): r.shutdown()
 
-    app = FastAPI(title="Agent Factory env server", version="0.1", lifespan=lifespan)
-    app.state.env_runs = runs
+    app = FastAPI(title="Agent Factory env server", version="0.1", lifespan=lifespan, openapi_url=None, docs_url=None,
+                  redoc_url=None, dependencies=[Depends(authorize)])
     add_error_handlers(app)
-    app.include_router(env_router())
+    app.include_router(env_router(runs_of))
 
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"ok": True, "runs": len(runs.runs), "stored": runs.stored, "scenarios": list(runs.scenarios)}
+        rs = list(runs.values())
+        return {"ok": True, "runs": sum(len(r.runs) for r in rs), "stored": sum(r.stored for r in rs),
+                "scenarios": sorted({ref for r in rs for ref in r.scenarios})}
+
+    install_platform(app, Runtime(ingest=False))          # the first admin key, on a store without keys
+    home = app.state.platform.scope(app.state.platform.settings.tenant)
+    with use_settings(home.settings): runs[home.tenant] = app.state.env_runs = EnvRuns(idle_timeout_s, store=store, store_obj=home.store)
+    for ref in preload or []: runs[home.tenant]._scenario(ref)
     return app
 
 # %% ../../nbs/03_envs/07_server.ipynb #a95c40d9
@@ -267,14 +300,17 @@ def _wire(action: Any) -> Any:
     return action
 
 class RemoteEnv(gymnasium.Env):
-    "An `AgentEnv` on an env server, through its HTTP API."
+    "An `AgentEnv` on an env server, through its HTTP API; `api_key` defaults to `read_admin_key()`."
     metadata = {"render_modes": []}
 
     def __init__(self, base_url: str, scenario: str, split: str = "train", levels: list[int] | None = None,
-                 limits: dict | None = None, timeout: float = 60.0, client=None):
+                 limits: dict | None = None, timeout: float = 60.0, client=None, api_key: str | None = None):
         import httpx
+        from agentfactory.core.auth import read_admin_key
         self.base_url, self.scenario_ref, self.split, self.levels, self.limits = base_url.rstrip("/"), scenario, split, levels, limits
-        self.client = client or httpx.Client(base_url=self.base_url, timeout=timeout)
+        key = api_key or read_admin_key()
+        self.client = client or httpx.Client(base_url=self.base_url, timeout=timeout,
+                                             headers={"Authorization": f"Bearer {key}"} if key else {})
         self.observation_space = spaces.Text(max_length=1 << 20)
         self.action_space = spaces.Text(max_length=1 << 20)
         self.run_id, self.messages, self.tools = None, [], []

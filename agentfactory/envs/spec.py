@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'RULES', 'BUILTIN_SCENARIOS', 'Limits', 'as_limits', 'ToolSpec', 'TaskSpec', 'CheckerSpec', 'ScenarioSpec',
-           'load_spec', 'check_rules', 'DeclaredScenario', 'SolutionPolicy', 'ScenarioRow', 'ScenarioInfo',
-           'save_scenario', 'list_scenarios', 'get_scenario_spec', 'resolve_scenario']
+           'load_spec_text', 'load_spec', 'check_rules', 'DeclaredScenario', 'SolutionPolicy', 'ScenarioRow',
+           'ScenarioInfo', 'save_scenario', 'list_scenarios', 'get_scenario_spec', 'resolve_scenario']
 
 # %% ../../nbs/03_envs/02_spec.ipynb #58827725
 class _Strict(BaseModel):
@@ -31,10 +31,10 @@ class _Strict(BaseModel):
 class Limits(_Strict):
     "How far an episode may go: steps, time per tool call and per episode, tool calls and generated tokens."
     max_steps: int = Field(8, ge=1, le=256)
-    step_timeout_s: float = Field(30.0, gt=0)
-    episode_timeout_s: float = Field(300.0, gt=0)
-    max_tool_calls: int | None = Field(None, ge=1)
-    max_tokens: int | None = Field(None, ge=1, description="completion tokens per episode")
+    step_timeout_s: float = Field(30.0, gt=0, le=3600)
+    episode_timeout_s: float = Field(300.0, gt=0, le=86_400)
+    max_tool_calls: int | None = Field(None, ge=1, le=10_000)
+    max_tokens: int | None = Field(None, ge=1, le=10_000_000, description="completion tokens per episode")
 
 def as_limits(x: Any = None) -> Limits:
     "A `Limits` from a `Limits`, a dict, or None (defaults); a mistake is an `InvalidInput` naming the field."
@@ -152,9 +152,38 @@ def _invalid(err: ValidationError, where: str) -> InvalidInput:
 
 _SPEC_SHIM = "\n\ndef __af_spec():\n    import json\n    return json.loads(json.dumps(SCENARIO))\n"
 
+_MAX_DEPTH, _MAX_VALUES = 64, 200_000
+
+def _check_shape(data: Any, where: str) -> None:
+    "At most 64 levels and 200,000 values (a YAML alias counts each time it repeats: no alias bombs, no cycles)."
+    stack, n = [(data, 1)], 0
+    while stack:
+        v, depth = stack.pop()
+        n += 1
+        if depth > _MAX_DEPTH: raise InvalidInput(f"the scenario spec {where} nests deeper than {_MAX_DEPTH} levels")
+        if n > _MAX_VALUES: raise InvalidInput(f"the scenario spec {where} holds over {_MAX_VALUES:,} values (YAML aliases count each time)")
+        if isinstance(v, dict): stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list): stack.extend((x, depth + 1) for x in v)
+
+def _yaml(text: str, what: str) -> Any:
+    import yaml
+    try: data = yaml.safe_load(text)
+    except yaml.YAMLError as e: raise InvalidInput(f"{what} is not valid YAML: {e}") from None
+    except RecursionError: raise InvalidInput(f"{what} nests deeper than {_MAX_DEPTH} levels") from None
+    return data
+
+def _validated(data: Any, where: str) -> ScenarioSpec:
+    if not isinstance(data, dict): raise InvalidInput(f"a scenario spec is a mapping of fields, got {type(data).__name__} {where}")
+    _check_shape(data, where)
+    try: return ScenarioSpec.model_validate(data)
+    except ValidationError as e: raise _invalid(e, where) from None
+
+def load_spec_text(text: str) -> ScenarioSpec:
+    "A validated `ScenarioSpec` from YAML (or JSON) text, never read as a file path whatever it looks like (what HTTP sends)."
+    return _validated(_yaml(text, "the scenario"), "(text)")
+
 def load_spec(source: str | Path | dict, pool=None) -> ScenarioSpec:
     "A validated `ScenarioSpec` from a YAML/Python file path, YAML text, or a dict."
-    import yaml
     where, data = "(dict)", source
     if isinstance(source, (str, Path)) and not (isinstance(source, str) and "\n" in source) and Path(source).suffix in (".yaml", ".yml", ".py"):
         path = Path(source)
@@ -166,16 +195,9 @@ def load_spec(source: str | Path | dict, pool=None) -> ScenarioSpec:
             except SandboxError as e: raise InvalidInput(f"{path}: running the scenario file failed: {e}") from None
             if not isinstance(data, dict): raise InvalidInput(f"{path}: SCENARIO must be a dict")
             data = {**data, "code": data.get("code") or text}
-        else:
-            try: data = yaml.safe_load(text)
-            except yaml.YAMLError as e: raise InvalidInput(f"{path} is not valid YAML: {e}") from None
-    elif isinstance(source, str):
-        where = "(text)"
-        try: data = yaml.safe_load(source)
-        except yaml.YAMLError as e: raise InvalidInput(f"the scenario is not valid YAML: {e}") from None
-    if not isinstance(data, dict): raise InvalidInput(f"a scenario spec is a mapping of fields, got {type(data).__name__} {where}")
-    try: return ScenarioSpec.model_validate(data)
-    except ValidationError as e: raise _invalid(e, where) from None
+        else: data = _yaml(text, str(path))
+    elif isinstance(source, str): return load_spec_text(source)
+    return _validated(data, where)
 
 # %% ../../nbs/03_envs/02_spec.ipynb #4326d694
 _POOL, _POOL_LOCK = None, threading.Lock()
@@ -446,8 +468,12 @@ def _options(ref: str) -> tuple[str, dict]:
     allowed = _OPTIONS.get(name)
     if allowed is None: raise InvalidInput(f"scenario {name!r} takes no options (got ?{query})")
     kw = {}
-    for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=True):
-        if k not in allowed: raise InvalidInput(f"scenario {name!r} has options {', '.join(allowed)}, not {k!r}")
+    try: pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError: raise InvalidInput(f"scenario options are name=value pairs joined by &, got ?{query[:200]}") from None
+    for k, v in pairs:
+        if k not in allowed: raise InvalidInput(f"scenario {name!r} has options {', '.join(allowed)}, not {k[:200]!r}")
+        if k == "seed" and not (v.isascii() and v.isdigit() and int(v) < 2**63):
+            raise InvalidInput(f"scenario option seed is a whole number from 0 to 2**63-1, got {v[:200]!r}")
         kw[allowed[k]] = [t for t in v.split(",") if t] if k == "tools" else int(v) if k == "seed" else v
     return name, kw
 
