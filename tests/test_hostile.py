@@ -360,7 +360,7 @@ def test_post_runs_checks_seed_task_levels_and_options(api):
                         ({"scenario": "support-desk?seed=x"}, ("seed",)), ({"scenario": "support-desk?" + "a" * 200}, ("name=value",))]:
         _refused(api, "POST", "/runs", {"scenario": "support-desk", **body}, words=words)
     assert len(runs.runs) == live                              # no run was started
-    _refused(api, "POST", "/agents", {"name": "x", "scenario": "support-desk?" + "a" * 200}, words=("name=value",))
+    _refused(api, "POST", "/agents", {"name": "x", "scenario": "support-desk?" + "a" * 100}, words=("name=value",))
 
 
 def test_unknown_quality_options_are_refused(api):

@@ -22,7 +22,7 @@ class _Body(BaseModel):
 
 class CreateAgent(_Body):
     name: str = Field(min_length=1, max_length=128)
-    scenario: str = Field("support-desk", min_length=1, max_length=256, description="built-in or stored name[@version]")
+    scenario: str = Field("support-desk", min_length=1, max_length=128, description="built-in or stored name[@version]")
     max_steps: int = Field(4, ge=1, le=32)
 
 class Deploy(_Body):
@@ -50,7 +50,7 @@ def create_app(runtime: Runtime|None = None, max_body_bytes: int|None = None) ->
     async def lifespan(app):
         yield
         app.state.platform.shutdown()            # store the env runs still queued, in every tenant
-    app = FastAPI(title="Agent Factory", version="0.1", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
+    app = FastAPI(title="Agent Factory", version="0.1", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False,
                   dependencies=[Depends(authorize)])
     app.state.runtime = runtime or Runtime()
     app.state.max_body_bytes = max_body_bytes

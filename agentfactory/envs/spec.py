@@ -497,7 +497,11 @@ def resolve_scenario(ref: str | ScenarioSpec | dict | Any, store: Store | None =
     ref = str(ref)
     if (s := _builtin(ref, **kw)) is not None: return s
     if "?" in ref: _options(ref)                                           # options on a name that is not built in
-    if Path(ref).suffix in (".yaml", ".yml", ".py"): return DeclaredScenario(load_spec(ref), **kw)
+    if Path(ref).suffix in (".yaml", ".yml", ".py"):
+        from agentfactory.core.auth import current_principal
+        if current_principal() is not None:                                # an API request: never a server file
+            raise InvalidInput(f"scenario {ref[:200]!r} is a file path; over HTTP give a stored or built-in name")
+        return DeclaredScenario(load_spec(ref), **kw)
     spec = get_scenario_spec(ref, store)
     if "code" not in spec or "system_prompt" not in spec:
         raise InvalidInput(f"stored scenario {ref!r} is a built-in's record; use its name ({', '.join(BUILTIN_SCENARIOS)})")

@@ -123,7 +123,10 @@ class Runtime:
     def _policy(self, ref: str):
         with self._lock:
             if ref not in self._policies:
-                self._policies[ref] = self.registry.load_policy(ref, **self.policy_kw)
+                try: self._policies[ref] = self.registry.load_policy(ref, **self.policy_kw)
+                except (OSError, ValueError) as e:        # a registered folder that is gone or not a model
+                    raise Conflict(f"model {ref} could not be loaded ({type(e).__name__}: {str(e)[:300]}); "
+                                   "register a loadable model folder or deploy another version") from None
                 self._policy_locks[ref] = threading.Lock()
             return self._policies[ref], self._policy_locks[ref]
 

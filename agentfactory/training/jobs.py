@@ -102,8 +102,12 @@ def _resolve_model_base(ref: str, store: Store) -> tuple[Path, str]:
     if ref in ("tiny", "smollm2"):
         try: return resolve_base(ref), ref
         except InvalidInput as e: raise InvalidInput(f"model_base {ref!r}: {e}") from None
-    p = Path(ref).expanduser()
-    if p.exists():
+    from agentfactory.core.auth import current_principal
+    try: p = None if current_principal() is not None else Path(ref).expanduser()   # an API request names no folders
+    except (OSError, ValueError): p = None
+    try: found = p is not None and p.exists()
+    except (OSError, ValueError): found = False                                     # e.g. a name over 255 bytes
+    if found:
         if (p/"config.json").is_file() or (p/"adapter_config.json").is_file(): return p.resolve(), str(p.resolve())
         raise InvalidInput(f"model_base {ref!r} is a path but not a Hugging Face model folder (no config.json)")
     try:
