@@ -197,7 +197,7 @@ def env_serve(scenario: str = typer.Argument(..., help="built-in name, stored na
               log_level: str = typer.Option("warning", help="uvicorn log level")):
     "Serve SCENARIO's environment over HTTP: POST /runs (reset), POST /runs/{id}/step, GET /runs/{id}/trace."
     import uvicorn
-    from agentfactory.envs.server import create_env_app
+    from agentfactory.api.env_server import create_env_app
     uvicorn.run(create_env_app(idle_timeout_s=idle_timeout, preload=[scenario]), host=host, port=port, log_level=log_level)
 
 @env_app.command("run")

@@ -19,7 +19,8 @@ os.environ["AGENTFACTORY_DB_URL"] = ""
 from agentfactory.core.serving import serve_app
 from agentfactory.envs.env import AgentEnv, rollout
 from agentfactory.envs.sandbox import SandboxPool, cold_call
-from agentfactory.envs.server import RemoteEnv, create_env_app
+from agentfactory.envs.server import RemoteEnv
+from agentfactory.api.env_server import create_env_app
 from agentfactory.envs.supportdesk import SupportDesk
 
 N = 100 if a.quick else 1000

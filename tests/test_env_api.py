@@ -141,7 +141,8 @@ def test_rollout_workers_store_and_replay(af_home, tmp_path):
 
 def test_env_server_concurrent_runs_reaping_and_errors(af_home):
     from agentfactory.core.serving import serve_app
-    from agentfactory.envs.server import RemoteEnv, create_env_app
+    from agentfactory.envs.server import RemoteEnv
+    from agentfactory.api.env_server import create_env_app
     from agentfactory.envs.supportdesk import SupportDesk
     app = create_env_app(idle_timeout_s=1.0)
     url, stop = serve_app(app, name="env-test")

@@ -34,7 +34,7 @@ class FunctionCall(BaseModel):
         if isinstance(v, str):
             try: v = json.loads(v) if v.strip() else {}
             except json.JSONDecodeError as e: raise ValueError(f"arguments is not valid JSON: {e}") from None
-            except RecursionError: raise ValueError("arguments nest too deeply") from None
+            except RecursionError: raise ValueError("arguments are JSON nested too deeply") from None
         if not isinstance(v, dict): raise ValueError("arguments must be a JSON object")
         return v
 

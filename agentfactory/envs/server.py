@@ -19,7 +19,7 @@ from .spec import (BUILTIN_SCENARIOS, Limits, ScenarioInfo, list_scenarios, load
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_ACTION_CHARS', 'EnvRuns', 'NewScenario', 'NewRun', 'StepIn', 'env_router', 'create_env_app', 'RemoteEnv']
+__all__ = ['log', 'MAX_ACTION_CHARS', 'EnvRuns', 'NewScenario', 'NewRun', 'StepIn', 'env_router', 'RemoteEnv']
 
 # %% ../../nbs/03_envs/07_server.ipynb #4abed2ad
 class _Run:
@@ -238,46 +238,6 @@ def env_router(runs_of=None) -> APIRouter:
     r.add_api_route("/env/run/{run_id}/step", post_step, methods=["POST"], include_in_schema=False)
     r.add_api_route("/env/run/{run_id}/trace", get_trace, methods=["GET"], include_in_schema=False)
     return r
-
-def create_env_app(idle_timeout_s: float = 300.0, store: bool = True, preload: list[str] | None = None) -> FastAPI:
-    """A standalone env server over the settings' store; `preload` starts these scenarios before the first request.
-    Every route but /healthz needs an API key: the same platform as the main app (keys, roles, tenants, audit)."""
-    from contextlib import asynccontextmanager
-    from fastapi import Depends
-    from agentfactory.api.platform import authorize, install_platform, scope_of   # an app factory: api sits above envs
-    from agentfactory.core.serving import add_error_handlers
-    from agentfactory.core.settings import use_settings
-    from agentfactory.runtime.core import Runtime
-    runs, lock = {}, threading.Lock()                     # tenant -> its runs, written to the tenant's store
-
-    def runs_of(request: Request) -> EnvRuns:
-        sc = scope_of(request)
-        with lock:
-            if sc.tenant not in runs:
-                with use_settings(sc.settings): runs[sc.tenant] = EnvRuns(idle_timeout_s, store=store, store_obj=sc.store)
-            return runs[sc.tenant]
-
-    @asynccontextmanager
-    async def lifespan(app):
-        yield
-        for r in list(runs.values()): r.shutdown()
-
-    app = FastAPI(title="Agent Factory env server", version="0.1", lifespan=lifespan, openapi_url=None, docs_url=None,
-                  redoc_url=None, dependencies=[Depends(authorize)])
-    add_error_handlers(app)
-    app.include_router(env_router(runs_of))
-
-    @app.get("/healthz")
-    def healthz() -> dict:
-        rs = list(runs.values())
-        return {"ok": True, "runs": sum(len(r.runs) for r in rs), "stored": sum(r.stored for r in rs),
-                "scenarios": sorted({ref for r in rs for ref in r.scenarios})}
-
-    install_platform(app, Runtime(ingest=False))          # the first admin key, on a store without keys
-    home = app.state.platform.scope(app.state.platform.settings.tenant)
-    with use_settings(home.settings): runs[home.tenant] = app.state.env_runs = EnvRuns(idle_timeout_s, store=store, store_obj=home.store)
-    for ref in preload or []: runs[home.tenant]._scenario(ref)
-    return app
 
 # %% ../../nbs/03_envs/07_server.ipynb #a95c40d9
 import gymnasium
