@@ -21,15 +21,24 @@ PASS_THROUGH = {"/openapi.json", "/docs", "/healthz"}
 
 
 # ---------------------------------------------------------------- the server, its store and objects for the path ids
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, base_cache):
-    "A real server over a fresh store with an admin key and one object of each kind, so every path id has a real value."
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def api(request, tmp_path_factory, base_cache):
+    """A real server over a fresh store (SQLite, and PostgreSQL where `make test` started one: a column shorter than
+    its API limit is a 5xx there only) with an admin key and one object of each kind, so every path id has a real value."""
     from agentfactory.core.settings import set_settings
-    home = tmp_path_factory.mktemp("hostile")
+    from conftest import PG_URL
+    home, db_url = tmp_path_factory.mktemp("hostile"), ""
+    if request.param == "postgresql":
+        if not PG_URL: pytest.skip("AGENTFACTORY_TEST_PG_URL is unset; `make test` starts PostgreSQL with .ci/postgres.sh")
+        import uuid
+        from sqlalchemy import create_engine, text
+        schema = f"h_{uuid.uuid4().hex[:12]}"
+        with create_engine(PG_URL).begin() as con: con.execute(text(f'CREATE SCHEMA "{schema}"'))
+        db_url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AGENTFACTORY_BASE_CACHE", str(base_cache))
         mp.setenv("AGENTFACTORY_ARTIFACT_ROOT", str(home / "artifacts"))
-        mp.setenv("AGENTFACTORY_DB_URL", "")
+        mp.setenv("AGENTFACTORY_DB_URL", db_url)
         mp.setenv("AGENTFACTORY_TRACKING", "off")
         set_settings(None)
         from agentfactory.api.app import create_app

@@ -352,3 +352,28 @@ def test_gdpr_deletion_and_lineage_are_per_tenant(world):
         assert b.get("/trajectories/traj_g1").status_code == 200                               # B's copy of the person stays
         assert b.get("/subjects/deletions").json() == []                                       # and B's deletion log is its own
         assert len(w["admin_a"].get("/subjects/deletions").json()) == 1
+
+
+def test_tenants_on_both_backends(af_home, store_url):
+    "The root store on SQLite or PostgreSQL: tenant stores are SQLite files or schemas beside it, isolated the same way."
+    from agentfactory.core.store import Store
+    from agentfactory.core.tenancy import tenant_schema, tenant_settings
+    app = create_app(Runtime(Store(store_url), ingest=False))
+    st = app.state.platform.store
+    (_, ta), (_, tb) = create_key(A, "researcher", store=st), create_key(B, "researcher", store=st)
+    try:
+        with serve(app) as url, httpx.Client(base_url=url, timeout=120, headers=h(ta)) as a, \
+             httpx.Client(base_url=url, timeout=120, headers=h(tb)) as b:
+            assert a.post("/trajectories", json=[episode(1, "a")]).status_code == 200
+            assert a.post("/datasets/create", json={"kind": "sft"}).json()["id"] == "D1"
+            assert b.get("/trajectories/traj_a1").status_code == 404 and b.get("/datasets/D1").status_code == 404
+            assert b.post("/trajectories", json=[episode(1, "a")]).json()["new"] == 1               # the same id, B's own
+            assert b.post("/datasets/create", json={"kind": "sft"}).json()["id"] == "D1"            # B's own D1
+            assert a.get("/events", params={"limit": 1000}).json()["total"] == b.get("/events", params={"limit": 1000}).json()["total"]
+    finally:
+        if store_url.startswith("postgresql"):
+            from sqlalchemy import text
+            s = tenant_settings(A, base_url=store_url)
+            assert tenant_schema(s).endswith("__acme")                                         # beside the root schema
+            with Store(store_url).engine.begin() as c:
+                for t in (A, B): c.execute(text(f'DROP SCHEMA IF EXISTS "{tenant_schema(tenant_settings(t, base_url=store_url))}" CASCADE'))

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'TAG_AREAS', 'ROUTE_PERMISSIONS', 'OPEN_PATHS', 'MUTATING', 'route_permission', 'TenantScope', 'Platform',
-           'scope_of', 'principal_of', 'check_json', 'Guard', 'NewKey', 'CreatedKey', 'authorize', 'install_platform']
+           'scope_of', 'principal_of', 'check_json', 'check_url', 'Guard', 'NewKey', 'CreatedKey', 'authorize',
+           'install_platform']
 
 # %% ../../nbs/08_api/05_platform.ipynb #55b12917
 TAG_AREAS = {"data": "data", "lineage": "data", "environments": "envs", "training": "training", "models": "models",
@@ -154,6 +155,14 @@ def _json_text(s: str, where: str, max_depth: int) -> Any:
     except RecursionError: raise InvalidInput(f"{where[:200]}: holds JSON text nested deeper than {max_depth} levels") from None
     except ValueError: return None
 
+def check_url(path: str, query: bytes = b"") -> None:
+    "`InvalidInput` for a NUL or a lone surrogate in the path or the query string (no database stores them)."
+    from urllib.parse import unquote_to_bytes
+    for where, raw in (("the path", path.encode("utf-8", "surrogatepass")), ("the query string", unquote_to_bytes(query))):
+        if b"\x00" in raw: raise InvalidInput(f"{where} holds a NUL character (%00): ids and parameters never do")
+        try: raw.decode("utf-8")
+        except UnicodeDecodeError: raise InvalidInput(f"{where} is not valid UTF-8 once decoded: send UTF-8 (percent-encoded)") from None
+
 def _check_str(s: str, where: str, max_string: int) -> None:
     where = where[:200].encode("utf-8", "replace").decode("utf-8")
     if len(s) > max_string: raise TooLarge(f"{where}: a string of {len(s)} characters; at most {max_string} (setting max_string_chars)")
@@ -190,6 +199,7 @@ class Guard:
         principal, body = None, None
         try:
             principal = await anyio.to_thread.run_sync(authenticate, _token(headers), platform.store)
+            check_url(scope["path"], scope.get("query_string", b""))
             if method in MUTATING or headers.get(b"content-length", b"0") not in (b"0", b""):
                 body = await self._read(receive, getattr(self.api.state, "max_body_bytes", None) or settings.max_body_bytes)
                 if body: check_json(body, settings.max_json_depth, settings.max_string_chars)

@@ -15,7 +15,7 @@ from .settings import Settings, get_settings, process_settings, use_settings
 from .store import Store, get_store
 
 # %% auto #0
-__all__ = ['check_tenant', 'tenant_settings', 'tenant_store', 'use_tenant']
+__all__ = ['check_tenant', 'tenant_schema', 'tenant_settings', 'tenant_store', 'use_tenant']
 
 # %% ../../nbs/00_core/05_tenancy.ipynb #c92f2d81
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -28,7 +28,16 @@ def check_tenant(name: str) -> str:
     return name
 
 # %% ../../nbs/00_core/05_tenancy.ipynb #c328b24d
-def _schema(tenant: str) -> str: return "af_" + tenant.replace("-", "_")
+def _schema(tenant: str, base_schema: str | None = None) -> str:
+    "`af_<tenant>`, or `<base schema>__<tenant>` when the root store itself lives in a schema (one database, many roots)."
+    import hashlib
+    name = (f"{base_schema}__" if base_schema else "af_") + tenant.replace("-", "_")
+    return name if len(name) <= 63 else name[:46] + "_" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+def _base_schema(url) -> str | None:
+    opts = url.query.get("options", "")
+    m = re.search(r"search_path=([A-Za-z0-9_]+)", opts if isinstance(opts, str) else " ".join(opts))
+    return m[1] if m else None
 
 def _tenant_store_url(base_url: str, tenant: str, artifacts: Path) -> str:
     if base_url.startswith("sqlite"): return f"sqlite:///{artifacts/'agentfactory.db'}"
@@ -36,8 +45,14 @@ def _tenant_store_url(base_url: str, tenant: str, artifacts: Path) -> str:
         from sqlalchemy.engine import make_url
         u = make_url(base_url)
         q = {k: v for k, v in u.query.items() if k != "options"}
-        return u.set(query={**q, "options": f"-csearch_path={_schema(tenant)}"}).render_as_string(hide_password=False)
+        return u.set(query={**q, "options": f"-csearch_path={_schema(tenant, _base_schema(u))}"}).render_as_string(hide_password=False)
     raise InvalidInput(f"tenants need SQLite or PostgreSQL; the store is {base_url.split(':')[0]}")
+
+def tenant_schema(s: Settings) -> str | None:
+    "The PostgreSQL schema of a tenant's store (None on SQLite)."
+    if not s.store_url.startswith("postgresql"): return None
+    from sqlalchemy.engine import make_url
+    return _base_schema(make_url(s.store_url))
 
 def tenant_settings(tenant: str, base: Settings | None = None, base_url: str | None = None) -> Settings:
     "The settings a request of `tenant` runs under (see above)."
@@ -61,7 +76,7 @@ def tenant_store(s: Settings, base_url: str | None = None) -> Store:
         with _lock:
             if url not in _schemas:
                 root = get_store(base_url or process_settings().store_url)
-                with root.engine.begin() as c: c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{_schema(s.tenant)}"'))
+                with root.engine.begin() as c: c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{tenant_schema(s)}"'))
                 _schemas.add(url)
     return get_store(url)
 
