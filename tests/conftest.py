@@ -88,6 +88,14 @@ def wait_up(url: str, proc, log, timeout: float = 90) -> None:
     raise AssertionError(f"the app did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def sign_in(page, url: str, token: str) -> None:
+    "Open the app and sign in with an API key, as a person would: paste it, press the button."
+    page.goto(url)
+    page.locator("input[type=password]").wait_for(timeout=60_000)
+    page.locator("input[type=password]").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
 @pytest.fixture
 def chromium(tmp_path):
     "A fresh headless Chromium (the system one) driven by Playwright."

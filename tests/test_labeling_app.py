@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from agentfactory.core.records import FunctionCall, Message, Reply, ToolCall
-from conftest import free_port, wait_up
+from conftest import free_port, sign_in, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,14 +46,6 @@ def _seed():
     assert all(t.success for t in good) and not any(t.success for t in bad)
     ingest_trajectories(good + bad)
     return good, bad
-
-
-def sign_in(page, url: str, token: str) -> None:
-    "Open the app and sign in with an API key, as a person would: paste it, press the button."
-    page.goto(url)
-    page.locator("input[type=password]").wait_for(timeout=60_000)
-    page.locator("input[type=password]").fill(token)
-    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.browser

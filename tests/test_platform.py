@@ -13,7 +13,6 @@ import pytest
 from agentfactory.api.app import create_app
 from agentfactory.core.auth import MATRIX, ROLES, audit_log, create_key, revoke_key
 from agentfactory.core.errors import NotFound
-from agentfactory.core.records import FunctionCall, Message, ToolCall, Trajectory
 from agentfactory.core.tenancy import use_tenant
 from agentfactory.runtime.core import Runtime
 from conftest import serve
@@ -23,14 +22,9 @@ MUTATING = {"post", "put", "patch", "delete"}
 
 
 def episode(i: int, tenant_tag: str) -> dict:
-    t = Trajectory(id=f"traj_{tenant_tag}{i}", scenario_id="support-desk", scenario_version="v1", task_id=f"task{i}", level=1,
-                   model_version="expert", success=True, reward=1.0, messages=[
-        Message(role="system", content="You are the support desk of an online shop."),
-        Message(role="user", content=f"Has order A{1000 + i} shipped?"),
-        Message(role="assistant", tool_calls=[ToolCall(id=f"c{i}", function=FunctionCall(name="get_order", arguments={"order_id": f"A{1000 + i}"}))]),
-        Message(role="tool", tool_call_id=f"c{i}", name="get_order", content=json.dumps({"status": "shipped", "carrier": "UPS"})),
-        Message(role="assistant", content=f"Order A{1000 + i} shipped with UPS.")])
-    return t.model_dump(mode="json")
+    "test_data_api's support-desk episode under a tenant-tagged id."
+    from test_data_api import episode as support_episode
+    return {**support_episode(i), "id": f"traj_{tenant_tag}{i}"}
 
 
 def keys_for(store, tenant: str, agent_ids: list[str]) -> dict[str, tuple[str, str]]:

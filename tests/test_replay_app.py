@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from agentfactory.core.records import FunctionCall, Message, Reply, ToolCall
-from conftest import free_port, wait_up
+from conftest import free_port, sign_in, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,14 +43,6 @@ def _seed():
     ingest_trajectories(good + bad, redact=False)
     stored = {t.id: t for t in load_trajectories()}
     return [stored[t.id] for t in good], [stored[t.id] for t in bad]
-
-
-def sign_in(page, url: str, token: str) -> None:
-    "Open the app and sign in with an API key, as a person would: paste it, press the button."
-    page.goto(url)
-    page.locator("input[type=password]").wait_for(timeout=60_000)
-    page.locator("input[type=password]").fill(token)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def _listed(page) -> set[str]:
