@@ -371,3 +371,17 @@ def test_tenants_on_both_backends(af_home, store_url):
             assert tenant_schema(s).endswith("__acme")                                         # beside the root schema
             with Store(store_url).engine.begin() as c:
                 for t in (A, B): c.execute(text(f'DROP SCHEMA IF EXISTS "{tenant_schema(tenant_settings(t, base_url=store_url))}" CASCADE'))
+
+
+def test_no_answer_carries_a_server_path(world):
+    "Every GET of the schema with A's real ids, and a deletion report: no answer names a file on the server."
+    w, ids = world, world["ids"]
+    schema = w["admin_a"].get("/openapi.json").json()
+    root = str(w["home"])
+    for method, tmpl, url, query, body, _ in calls(schema, ids):
+        if method == "get" and tmpl not in ("/openapi.json",):
+            r = w["admin_a"].get(url, params=query)
+            assert r.status_code < 500 and root not in r.text, (url, r.text[:300])
+    r = w["admin_a"].post("/subjects/delete", json={"session_id": "s_a1", "requested_by": "dpo@acme"})
+    assert r.status_code == 200 and root not in r.text
+    assert root not in w["admin_a"].get("/subjects/deletions").text

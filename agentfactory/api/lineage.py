@@ -46,12 +46,12 @@ class DeleteSubject(BaseModel):
     session_id: str | None = None
     requested_by: str = Field(min_length=1, max_length=255, description="who asked; kept in the audit log")
 
-@router.post("/subjects/delete")
+@router.post("/subjects/delete", response_model_exclude={"files_purged"})   # server paths are never served
 def post_delete_subject(request: Request, body: DeleteSubject) -> DeletionReport:
     "Delete a data subject's trajectories, events and labels; rebuild and purge the datasets that held them."
     return delete_subject(**body.model_dump(), store=_store(request))
 
-@router.get("/subjects/deletions")
+@router.get("/subjects/deletions", response_model_exclude={"files_purged"})
 def get_deletions(request: Request, limit: int = Query(100, ge=1, le=1000)) -> list[DeletionReport]:
     "Your tenant's data-subject deletions, newest first (kept, like every audit row, when data is deleted)."
     return list_audit(_store(request), limit=limit)

@@ -56,9 +56,9 @@ def models_router() -> APIRouter:
     r = APIRouter(tags=["models"])
     from agentfactory.api.platform import scope_of
     reg = lambda request: scope_of(request).runtime.registry
-    hide = {"path"}                                    # server paths are never served
+    hide, hide_all = {"path"}, {"__all__": {"path"}}   # server paths are never served (lists: in every item)
 
-    @r.get("/models", response_model_exclude=hide)
+    @r.get("/models", response_model_exclude=hide_all)
     def list_models(request: Request, agent: str = DEFAULT_AGENT) -> list[ModelVersion]:
         return reg(request).list(agent)
 
@@ -70,7 +70,7 @@ def models_router() -> APIRouter:
     @r.get("/models/{ref}", response_model_exclude=hide)
     def get_model(request: Request, ref: str) -> ModelVersion: return reg(request).get(ref)
 
-    @r.get("/models/{ref}/checkpoints", response_model_exclude=hide)
+    @r.get("/models/{ref}/checkpoints", response_model_exclude=hide_all)
     def get_checkpoints(request: Request, ref: str) -> list[Checkpoint]:
         return checkpoints_of(reg(request).get(ref), reg(request).store)
 

@@ -53,7 +53,7 @@ def train_router() -> APIRouter:
         "Validate a job spec, record the job and (by default) start it."
         return _submit(request, body.model_dump(exclude={"start"}), body.start)
 
-    @r.get("/train/jobs", response_model_exclude=_HIDE)
+    @r.get("/train/jobs", response_model_exclude={"__all__": _HIDE})
     def get_jobs(request: Request, status: str | None = None) -> list[TrainingJob]: return list_jobs(store(request), status)
 
     @r.get("/train/jobs/{job_id}", response_model_exclude=_HIDE)
@@ -80,7 +80,7 @@ def train_router() -> APIRouter:
         "Train a reward model from pairwise preferences (a `dpo` or `rm` dataset)."
         return _submit(request, {**body.model_dump(exclude={"start"}), "algorithm": "rm"}, body.start)
 
-    @r.get("/rm/models", response_model_exclude={"path"})
+    @r.get("/rm/models", response_model_exclude={"__all__": {"path"}})
     def rm_models(request: Request, agent: str = DEFAULT_AGENT) -> list[ModelVersion]:
         "Registered reward models of an agent (registry agent `<agent>-rm`)."
         return scope_of(request).runtime.registry.list(f"{agent}-rm")
