@@ -152,6 +152,7 @@ def test_a_model_trained_on_deleted_data_is_not_deployed_until_retrained_or_over
     for ref in (m1.ref, m2.ref):
         with pytest.raises(Forbidden, match=f"{rep.id} removed; retrain without the deleted data, or an admin overrides"):
             rt.deploy(a.id, ref)
+        with pytest.raises(Forbidden, match="cannot be promoted"): reg.promote(ref)
     # registered after the deletion from the purged version: marked all the same
     late = reg.record_gate(reg.register(folder("m3"), lineage={"datasets": [d1.id]}).ref, "PASS")
     assert late.deleted_data == [rep.id]

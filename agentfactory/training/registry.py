@@ -196,6 +196,9 @@ class ModelRegistry:
         from agentfactory.core.errors import Forbidden
         mv = self.get(ref)
         if mv.gate != "PASS": raise Forbidden(f"{mv.ref} has gate verdict {mv.gate!r}; only a PASS can be promoted")
+        if mv.deleted_data:                 # an alias is how deployments find a model: none may point at deleted data
+            raise Forbidden(f"{mv.ref} cannot be promoted: it learned from data that data-subject deletion(s) "
+                            f"{', '.join(mv.deleted_data)} removed; retrain without it, or an admin overrides first")
         return self.set_alias(ref, alias)
 
     def load_policy(self, ref: str, **kw):
