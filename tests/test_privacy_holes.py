@@ -168,3 +168,18 @@ def test_a_model_trained_on_deleted_data_is_not_deployed_until_retrained_or_over
     assert mv.deleted_data_overrides[0].at is not None
     assert reg.get(m2.ref).deleted_data == []                    # trained from M1 only: the override covers it
     assert reg.get(late.ref).deleted_data == [rep.id]            # but not another version trained on the same data
+
+
+def test_bulk_ingest_refuses_a_deleted_subjects_session(af_home):
+    from agentfactory.core.records import Message, Trajectory
+    from agentfactory.data.bulk import ingest_bulk, scan_events
+    st = Store(f"sqlite:///{af_home / 'bulk.db'}")
+    said = "I am Maria Gonzalez, maria.gonzalez@example.com: where is my order?"
+    ingest_trajectories([Trajectory(id="sess_bulk", source="runtime", messages=[Message(role="user", content=said)],
+                                    metadata={"session_id": "sess_bulk"})], st)
+    rep = delete_subject(session_id="sess_bulk", requested_by=OFFICER, store=st)
+    assert rep.trajectories == 1
+    res = ingest_bulk([{"id": "evb1", "type": "feedback", "session_id": "sess_bulk", "payload": {"rating": 1}},
+                       {"id": "evb2", "type": "feedback", "session_id": "sess_other", "payload": {"rating": 5}}], store=st)
+    assert (res.events, res.refused) == (1, 1)
+    assert scan_events(st, session_id="sess_bulk").collect().height == 0

@@ -51,6 +51,7 @@ class BulkResult(BaseModel):
     "What one `ingest_bulk` call did, with the seconds each stage took."
     events: int
     new_events: int
+    refused: int = 0                         # events of trajectories or sessions a data-subject deletion removed
     batches: list[EventBatch]
     timings: dict[str, float] = Field(default_factory=dict)
 
@@ -199,6 +200,13 @@ def ingest_bulk(events: Iterable[Event | dict], store: Store | None = None, reda
         ts = [_utc(e.ts) for e in evs]
     t["validate"] = time.perf_counter() - t0
     if not evs: return BulkResult(events=0, new_events=0, batches=[], timings=t)
+    from agentfactory.data.lineage import deleted_records      # a deleted subject's session never comes back
+    gone = deleted_records({x for e in evs for x in (e.trajectory_id, e.session_id) if x}, _store(store))
+    refused = 0
+    if gone:
+        keep = [i for i, e in enumerate(evs) if e.trajectory_id not in gone and e.session_id not in gone]
+        refused, evs, ts = len(evs) - len(keep), [evs[i] for i in keep], [ts[i] for i in keep]
+        if not evs: return BulkResult(events=0, new_events=0, refused=refused, batches=[], timings=t)
     for tenant in {e.tenant for e in evs}: _tenant_dir(tenant)
     t0 = time.perf_counter()
     payloads, redactors = _redact_payloads(evs, ts) if redact else ([e.payload for e in evs], None)
@@ -230,7 +238,7 @@ def ingest_bulk(events: Iterable[Event | dict], store: Store | None = None, reda
     batches = [stored.get(h) or new[h] for *_, h in parts]
     n_new = sum(b.n for b in batches if b.new)
     log.info("bulk: %d events in %d batch(es), %d new", len(evs), len(batches), n_new)
-    return BulkResult(events=len(evs), new_events=n_new, batches=batches, timings={k: round(v, 6) for k, v in t.items()})
+    return BulkResult(events=len(evs), new_events=n_new, refused=refused, batches=batches, timings={k: round(v, 6) for k, v in t.items()})
 
 # %% ../../nbs/02_data/06_bulk.ipynb #e78bacb8
 def scan_events(store: Store | None = None, *, type: str | list[str] | None = None, session_id: str | None = None,
