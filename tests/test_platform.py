@@ -256,9 +256,10 @@ def test_keys_401_and_the_audit_log(world):
     assert httpx.get(f"{url}/healthz").status_code == 200
     r = httpx.get(f"{url}/agents/{ids['agent_id']}", headers={"X-API-Key": "af_0123456789abcdef_wrong"})
     assert r.status_code == 401 and "unknown API key" in r.json()["detail"]
-    k, tok = create_key(A, "viewer", name="short-lived", expires=datetime.now(timezone.utc) + timedelta(seconds=1), store=st)
+    expires = datetime.now(timezone.utc) + timedelta(seconds=5)
+    k, tok = create_key(A, "viewer", name="short-lived", expires=expires, store=st)
     assert httpx.get(f"{url}/whoami", headers=h(tok)).json()["role"] == "viewer"
-    import time; time.sleep(1.2)
+    import time; time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.2)
     r = httpx.get(f"{url}/whoami", headers=h(tok))
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     # a viewer may read but not write: 403 naming the permission, audited with the key id (never the key)
