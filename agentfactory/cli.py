@@ -165,14 +165,15 @@ def audit(ctx: typer.Context,
           key: Optional[str] = typer.Option(None, help="only this key id (key_…)"),
           route: Optional[str] = typer.Option(None, help="only this route template, e.g. /agents/{agent_id}/deploy"),
           status: Optional[int] = typer.Option(None, help="only this HTTP status, e.g. 401"),
-          limit: int = typer.Option(100, min=1, help="at most this many rows")):
+          limit: int = typer.Option(100, min=1, help="at most this many rows"),
+          no_key: bool = typer.Option(False, "--no-key", help="the requests no key could be tied to (missing, malformed or unknown keys) instead of a tenant's")):
     "Print the audit rows of a tenant, newest first (`audit purge` drops the old ones)."
     if ctx.invoked_subcommand is not None: return
     from agentfactory.core.auth import audit_log, platform_store
-    tenant = _tenant(tenant)
+    tenant = None if no_key else _tenant(tenant)
     rows = audit_log(tenant, _when(since, "--since", ago=True), _when(until, "--until", ago=True), key, route, status, limit,
                      store=platform_store())
-    _table(f"{len(rows)} audit row(s) of tenant {tenant}, newest first",
+    _table(f"{len(rows)} audit row(s) {'without a key' if no_key else f'of tenant {tenant}'}, newest first",
            ["at (UTC)", "key", "role", "method", "route", "objects", "status", "request id"],
            [[_t(r.at), r.key_id or "", r.role or "", r.method, r.route, " ".join(f"{k}={v}" for k, v in r.object_ids.items()),
              str(r.status), r.request_id] for r in rows])

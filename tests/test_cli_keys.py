@@ -81,6 +81,7 @@ def test_audit_lists_requests_and_purge_drops_old_rows(af_home):
         viewer = r.json()["token"]
         assert c.post("/agents", json={"name": "x"}, headers=bearer(viewer)).status_code == 403
         assert c.get("/whoami", headers=bearer(admin)).status_code == 200       # reads are not audited
+        assert c.get("/whoami", headers=bearer("af_0123456789abcdef_nobody")).status_code == 401   # denied: audited without a tenant
     out = cli("audit")
     assert "2 audit row(s) of tenant default" in out
     assert admin_kid in out and "/keys" in out and "201" in out and "/agents" in out and "403" in out
@@ -90,6 +91,8 @@ def test_audit_lists_requests_and_purge_drops_old_rows(af_home):
     assert "1 audit row(s)" in cli("audit", "--key", admin_kid, "--route", "/keys", "--since", "1h")
     assert "0 audit row(s)" in cli("audit", "--until", "1h")
     assert "0 audit row(s) of tenant acme" in cli("audit", "--tenant", "acme")
+    out = cli("audit", "--no-key")
+    assert "1 audit row(s) without a key" in out and "/whoami" in out and "401" in out
 
     # purge: rows older than audit_retention_days (365) go, newer ones stay
     from sqlalchemy import update

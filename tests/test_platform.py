@@ -256,6 +256,7 @@ def test_keys_401_and_the_audit_log(world):
     assert httpx.get(f"{url}/healthz").status_code == 200
     r = httpx.get(f"{url}/agents/{ids['agent_id']}", headers={"X-API-Key": "af_0123456789abcdef_wrong"})
     assert r.status_code == 401 and "unknown API key" in r.json()["detail"]
+    assert any(x.route == f"/agents/{ids['agent_id']}" and x.status == 401 for x in audit_log(None, store=st))   # no key: operator's view
     expires = datetime.now(timezone.utc) + timedelta(seconds=5)
     k, tok = create_key(A, "viewer", name="short-lived", expires=expires, store=st)
     assert httpx.get(f"{url}/whoami", headers=h(tok)).json()["role"] == "viewer"
@@ -281,6 +282,8 @@ def test_keys_401_and_the_audit_log(world):
         assert httpx.get(f"{url}/whoami", headers=h(new["token"])).status_code == 200
         assert a.post(f"/keys/{new['key']['id']}/revoke").status_code == 200
         assert httpx.get(f"{url}/whoami", headers=h(new["token"])).status_code == 401
+        refused = a.get("/audit", params={"status": 401, "key_id": new["key"]["id"]}).json()   # audited in its own tenant
+        assert [(x["route"], x["tenant"]) for x in refused] == [("/whoami", A)]
         assert a.post(f"/keys/{w['kB']['admin'][0]}/revoke").status_code == 404      # another tenant's key
         assert "token" not in json.dumps(a.get("/keys").json()) and "secret" not in json.dumps(a.get("/keys").json())
 

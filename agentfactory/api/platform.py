@@ -203,8 +203,8 @@ class Guard:
             if method in MUTATING or headers.get(b"content-length", b"0") not in (b"0", b""):
                 body = await self._read(receive, getattr(self.api.state, "max_body_bytes", None) or settings.max_body_bytes)
                 if body: check_json(body, settings.max_json_depth, settings.max_string_chars)
-        except AgentFactoryError as e:
-            await self._audit(method, scope["path"], e.status_code, principal, rid, {}, platform)
+        except AgentFactoryError as e:        # a revoked or expired key is still audited as its tenant's
+            await self._audit(method, scope["path"], e.status_code, principal or getattr(e, "key", None), rid, {}, platform)
             await _json(e.status_code, str(e), type(e).__name__, rid)(scope, receive, send)
             return
         async def send_(m):

@@ -206,10 +206,15 @@ def authenticate(token: str | None, store: Store | None = None) -> Principal:
     # compare even when the id is unknown, so timing does not tell which ids exist
     ok = hmac.compare_digest(_hash(parts[2]), r.secret_hash if r is not None else "0" * 64)
     if r is None or not ok: raise Unauthorized("unknown API key")
-    if r.revoked_at is not None: raise Unauthorized(f"API key {r.id} was revoked at {_utc(r.revoked_at).isoformat()}")
-    if r.expires_at is not None and _utc(r.expires_at) <= utcnow():
-        raise Unauthorized(f"API key {r.id} expired at {_utc(r.expires_at).isoformat()}")
-    return Principal(key_id=r.id, tenant=r.tenant, role=r.role, name=r.name, agents=list(r.agents or []))
+    who = Principal(key_id=r.id, tenant=r.tenant, role=r.role, name=r.name, agents=list(r.agents or []))
+    refused = None
+    if r.revoked_at is not None: refused = Unauthorized(f"API key {r.id} was revoked at {_utc(r.revoked_at).isoformat()}")
+    elif r.expires_at is not None and _utc(r.expires_at) <= utcnow():
+        refused = Unauthorized(f"API key {r.id} expired at {_utc(r.expires_at).isoformat()}")
+    if refused is not None:
+        refused.key = who              # whose key it was: the refusal is audited in that key's tenant
+        raise refused
+    return who
 
 # %% ../../nbs/00_core/06_auth.ipynb #c0d46f81
 def admin_key_file() -> "Path":
@@ -268,11 +273,12 @@ def _entry(r: _AuditRow) -> AuditEntry:
     return AuditEntry(id=r.id, at=_utc(r.at), request_id=r.request_id, key_id=r.key_id, tenant=r.tenant, role=r.role,
                       method=r.method, route=r.route, object_ids=dict(r.object_ids or {}), status=r.status)
 
-def audit_log(tenant: str, since: datetime | None = None, until: datetime | None = None, key_id: str | None = None,
+def audit_log(tenant: str | None, since: datetime | None = None, until: datetime | None = None, key_id: str | None = None,
               route: str | None = None, status: int | None = None, limit: int = 100, store: Store | None = None) -> list[AuditEntry]:
-    "The audit rows of `tenant`, newest first, filtered by time range, key, route and status."
+    """The audit rows of `tenant`, newest first, filtered by time range, key, route and status; `tenant=None`: the
+    requests no key could be tied to (missing, malformed or unknown keys: the operator's view, CLI only)."""
     A = _AuditRow
-    q = select(A).where(A.tenant == tenant).order_by(A.at.desc(), A.id.desc()).limit(limit)
+    q = select(A).where(A.tenant == tenant if tenant is not None else A.tenant.is_(None)).order_by(A.at.desc(), A.id.desc()).limit(limit)
     if since is not None: q = q.where(A.at >= _utc(since))
     if until is not None: q = q.where(A.at < _utc(until))
     for col, v in ((A.key_id, key_id), (A.route, route), (A.status, status)):
