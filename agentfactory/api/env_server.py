@@ -6,48 +6,39 @@ Docs: https://agentfactory.github.io/agentfactory/08_api/env_server.html.md"""
 
 # %% ../../nbs/08_api/06_env_server.ipynb #5f3b889f
 from __future__ import annotations
-import threading
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from .platform import authorize, install_platform, scope_of
-from ..envs.server import EnvRuns, env_router
+from ..envs.server import env_router
 
 def create_env_app(idle_timeout_s: float = 300.0, store: bool = True, preload: list[str] | None = None) -> FastAPI:
     """A standalone env server over the settings' store; `preload` starts these scenarios before the first request.
-    Every route but /healthz needs an API key: the same platform as the main app (keys, roles, tenants, audit)."""
+    Every route but /healthz needs an API key: the same platform as the main app (keys, roles, tenants, audit), and
+    each tenant's runs are its `TenantScope.env_runs`, written to its store."""
     from contextlib import asynccontextmanager
     from fastapi import Depends
     from agentfactory.core.serving import add_error_handlers
-    from agentfactory.core.settings import use_settings
     from agentfactory.runtime.core import Runtime
-    runs, lock = {}, threading.Lock()                     # tenant -> its runs, written to the tenant's store
-
-    def runs_of(request: Request) -> EnvRuns:
-        sc = scope_of(request)
-        with lock:
-            if sc.tenant not in runs:
-                with use_settings(sc.settings): runs[sc.tenant] = EnvRuns(idle_timeout_s, store=store, store_obj=sc.store)
-            return runs[sc.tenant]
 
     @asynccontextmanager
     async def lifespan(app):
         yield
-        for r in list(runs.values()): r.shutdown()
+        app.state.platform.shutdown()                     # store the runs still queued, in every tenant
 
     app = FastAPI(title="Agent Factory env server", version="0.1", lifespan=lifespan, openapi_url=None, docs_url=None,
                   redoc_url=None, dependencies=[Depends(authorize)])
     add_error_handlers(app)
-    app.include_router(env_router(runs_of))
+    app.include_router(env_router(lambda request: scope_of(request).env_runs))
 
     @app.get("/healthz")
     def healthz() -> dict:
-        rs = list(runs.values())
+        rs = [sc._env_runs for sc in list(app.state.platform._scopes.values()) if sc._env_runs is not None]
         return {"ok": True, "runs": sum(len(r.runs) for r in rs), "stored": sum(r.stored for r in rs),
                 "scenarios": sorted({ref for r in rs for ref in r.scenarios})}
 
-    install_platform(app, Runtime(ingest=False))          # the first admin key, on a store without keys
-    home = app.state.platform.scope(app.state.platform.settings.tenant)
-    with use_settings(home.settings): runs[home.tenant] = app.state.env_runs = EnvRuns(idle_timeout_s, store=store, store_obj=home.store)
-    for ref in preload or []: runs[home.tenant]._scenario(ref)
+    install_platform(app, Runtime(ingest=False), env_runs_kw=dict(idle_timeout_s=idle_timeout_s, store=store))
+    home = app.state.platform.scope(app.state.platform.settings.tenant).env_runs   # the first admin key's tenant
+    app.state.env_runs = home
+    for ref in preload or []: home._scenario(ref)
     return app
 
 # %% auto #0

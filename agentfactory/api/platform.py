@@ -10,11 +10,9 @@ import json, logging, math, threading, uuid
 from typing import Any
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
-from starlette.routing import Match
 from ..core.auth import Principal, _principal, authenticate, current_principal, platform_store, record_audit, PERMISSIONS
-from ..core.errors import AgentFactoryError, Forbidden, InvalidInput, NotFound, TooLarge, Unauthorized
-from ..core.serving import stored_ref
+from ..core.errors import AgentFactoryError, InvalidInput, TooLarge, Unauthorized
+from ..core.serving import stored_ref     # re-exported: the routers import it from here
 from ..core.settings import Settings, process_settings, use_settings
 from ..core.store import Store
 from ..core.tenancy import tenant_settings, tenant_store
@@ -66,9 +64,9 @@ def route_permission(method: str, path: str, tags: list[str] | tuple = ()) -> tu
 # %% ../../nbs/08_api/05_platform.ipynb #f65920e3
 class TenantScope:
     "One tenant's settings, store, runtime and env runs inside an app."
-    def __init__(self, tenant: str, settings: Settings, store: Store, runtime):
+    def __init__(self, tenant: str, settings: Settings, store: Store, runtime, env_runs_kw: dict | None = None):
         self.tenant, self.settings, self.store, self.runtime = tenant, settings, store, runtime
-        self._env_runs, self._lock = None, threading.Lock()
+        self._env_runs, self._lock, self._env_runs_kw = None, threading.Lock(), env_runs_kw or {}
 
     @property
     def env_runs(self):
@@ -76,13 +74,14 @@ class TenantScope:
         with self._lock:
             if self._env_runs is None:
                 from agentfactory.envs.server import EnvRuns
-                with use_settings(self.settings): self._env_runs = EnvRuns(store_obj=self.store)
+                with use_settings(self.settings): self._env_runs = EnvRuns(store_obj=self.store, **self._env_runs_kw)
             return self._env_runs
 
 class Platform:
-    "The tenants of one app: their scopes over the app's root runtime, and the platform store (keys, audit)."
-    def __init__(self, runtime):
-        self.root, self.settings = runtime, process_settings()
+    """The tenants of one app: their scopes over the app's root runtime, and the platform store (keys, audit).
+    `env_runs_kw`: options of every tenant's `EnvRuns` (idle timeout, whether runs are stored)."""
+    def __init__(self, runtime, env_runs_kw: dict | None = None):
+        self.root, self.settings, self.env_runs_kw = runtime, process_settings(), env_runs_kw or {}
         self.store = platform_store(runtime.store)
         self._scopes: dict[str, TenantScope] = {}
         self._lock = threading.Lock()
@@ -92,7 +91,7 @@ class Platform:
         with self._lock:
             if tenant not in self._scopes:
                 if tenant == self.settings.tenant:
-                    sc = TenantScope(tenant, self.settings, self.root.store, self.root)
+                    sc = TenantScope(tenant, self.settings, self.root.store, self.root, self.env_runs_kw)
                 else:
                     from agentfactory.runtime.core import Runtime
                     s = tenant_settings(tenant, self.settings, self.root.store.url)
@@ -100,7 +99,7 @@ class Platform:
                     with use_settings(s):
                         rt = Runtime(st, scenarios=self.root._scenario_factories, ingest=self.root.ingest,
                                      policy_kw=self.root.policy_kw)
-                    sc = TenantScope(tenant, s, st, rt)
+                    sc = TenantScope(tenant, s, st, rt, self.env_runs_kw)
                 self._scopes[tenant] = sc
             return self._scopes[tenant]
 
@@ -317,10 +316,10 @@ async def authorize(request: Request) -> None:
     perms = route_permission(request.method, route.path, getattr(route, "tags", ()))
     if perms: p.require(*perms)
 
-def install_platform(app: FastAPI, runtime) -> FastAPI:
+def install_platform(app: FastAPI, runtime, env_runs_kw: dict | None = None) -> FastAPI:
     "Give `app` tenants, keys, permissions, body checks and the audit log (see above)."
     from agentfactory.core.auth import bootstrap_admin
-    app.state.platform = Platform(runtime)
+    app.state.platform = Platform(runtime, env_runs_kw)
     bootstrap_admin(app.state.platform.store)
     _platform_routes(app)
     base_openapi = app.openapi

@@ -7,6 +7,7 @@ Docs: https://agentfactory.github.io/agentfactory/00_core/auth.html.md"""
 # %% ../../nbs/00_core/06_auth.ipynb #e00a1f4a
 from __future__ import annotations
 import hashlib, hmac, logging, secrets
+from pathlib import Path
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Literal
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import JSON, DateTime, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from .records import new_id, utcnow
+from .records import utcnow
 from .settings import get_settings, process_settings
 from .store import Base, Store, get_store
 from .tenancy import check_tenant
@@ -217,7 +218,7 @@ def authenticate(token: str | None, store: Store | None = None) -> Principal:
     return who
 
 # %% ../../nbs/00_core/06_auth.ipynb #c0d46f81
-def admin_key_file() -> "Path":
+def admin_key_file() -> Path:
     "Where the first admin key is written: `<artifact root>/admin.key` of the process-wide settings."
     return process_settings().artifacts/"admin.key"
 
