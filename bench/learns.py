@@ -38,7 +38,7 @@ from agentfactory.envs.loop import run_episodes
 from agentfactory.envs.spec import resolve_scenario
 from agentfactory.evaluation.core import evaluate
 from agentfactory.training.jobs import create_job, run_job
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 
 if a.quick: a.sft_steps, a.grpo_steps, a.n_eval = 2, 2, 8
 desk = resolve_scenario(a.scenario)

@@ -24,7 +24,7 @@ os.environ.setdefault("AGENTFACTORY_TRACKING", "off")
 
 from agentfactory.envs.spec import resolve_scenario
 from agentfactory.evaluation.core import evaluate
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 
 desk = resolve_scenario(a.scenario)
 held = desk.tasks("heldout", levels=tuple(int(x) for x in a.levels.split(",")), n=a.n_eval, seed=a.seed)

@@ -23,7 +23,7 @@ from agentfactory.evaluation.core import Gate, evaluate
 from agentfactory.models.base import resolve_base
 from agentfactory.models.policy import HFPolicy
 from agentfactory.pipeline import PRESETS
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 from agentfactory.training.jobs import create_job, run_job
 from agentfactory.api.app import create_app
 from agentfactory.core.auth import read_admin_key

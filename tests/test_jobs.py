@@ -15,7 +15,7 @@ from agentfactory.envs.supportdesk import SupportDesk
 from agentfactory.models.base import resolve_base
 from agentfactory.training.jobs import (create_job, get_job, list_jobs, pause_job, recover_jobs, resume_job, run_job,
                                         score, stop_job, wait_job)
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 
 # one thread per worker (a 1-CPU allocation) keeps the runs reproducible and the CI machine responsive
 SFT_HP = dict(max_steps=16, batch_size=2, learning_rate=3e-3, save_steps=4, logging_steps=1, seed=0, device="cpu",

@@ -14,7 +14,7 @@ from agentfactory.data.lineage import (delete_subject, lineage_of_row, list_audi
 from agentfactory.envs.loop import run_episodes
 from agentfactory.envs.supportdesk import SupportDesk
 from agentfactory.runtime.core import Runtime
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 from agentfactory.training.jobs import create_job
 
 OFFICER = "privacy-officer@shop.example"

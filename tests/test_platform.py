@@ -61,7 +61,7 @@ def build_tenant_a(c: httpx.Client, home: Path) -> dict:
     r = c.post("/agents", json={"name": "desk-a"}); assert r.status_code == 201, r.text
     ids["agent_id"] = r.json()["id"]
     with use_tenant(A):
-        from agentfactory.training.registry import ModelRegistry
+        from agentfactory.models.registry import ModelRegistry
         from agentfactory.core.store import get_store
         folder = home / "m0-acme"; folder.mkdir(); (folder / "config.json").write_text("{}")
         ids["ref"] = ModelRegistry(get_store()).register(folder, kind="base").ref

@@ -19,7 +19,7 @@ from agentfactory.data.lineage import delete_subject, deleted_records
 from agentfactory.envs.loop import run_episodes
 from agentfactory.envs.supportdesk import ExpertPolicy, SupportDesk
 from agentfactory.runtime.core import Runtime
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 
 OFFICER = "privacy-officer@shop.example"
 NAME, EMAIL = "Maria Gonzalez", "maria.gonzalez@example.com"

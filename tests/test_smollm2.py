@@ -12,7 +12,7 @@ from agentfactory.envs.loop import run_episodes
 from agentfactory.envs.spec import resolve_scenario
 from agentfactory.evaluation.core import Gate, evaluate
 from agentfactory.models.base import count_parameters, resolve_base
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 from agentfactory.training.jobs import create_job, run_job
 from agentfactory.api.app import create_app
 from agentfactory.core.auth import read_admin_key

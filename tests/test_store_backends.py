@@ -10,7 +10,7 @@ from agentfactory.core.records import Event, FunctionCall, Message, Step, ToolCa
 from agentfactory.core.store import Store
 from agentfactory.data.datasets import build_dataset, dataset_lineage, get_dataset, list_datasets
 from agentfactory.data.ingest import count_events, ingest_events, ingest_trajectories, load_events, load_trajectories
-from agentfactory.training.registry import ModelRegistry
+from agentfactory.models.registry import ModelRegistry
 
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 

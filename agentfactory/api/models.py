@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from ..core.errors import NotFound
-from ..training.registry import DEFAULT_AGENT, ModelRegistry, ModelVersion
+from ..models.registry import DEFAULT_AGENT, ModelRegistry, ModelVersion
 
 # %% auto #0
 __all__ = ['Promote', 'PromoteRef', 'Checkpoint', 'checkpoints_of', 'models_router']

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..core.errors import InvalidInput
 from ..training.jobs import (JobSpec, RewardSpec, TrainingJob, create_job, get_job, list_jobs, pause_job,
                                         resume_job, run_job, set_reward_config, stop_job)
-from ..training.registry import DEFAULT_AGENT, ModelVersion
+from ..models.registry import DEFAULT_AGENT, ModelVersion
 
 class NewJob(JobSpec):
     start: bool = Field(True, description="start it now (in the background); false only records it")

@@ -16,7 +16,7 @@ from ..core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..core.records import Message, Step, Trajectory, new_id, utcnow
 from ..core.store import Base, Store, get_store
 from ..data.lineage import deleted_records, on_subject_deleted
-from ..training.registry import ModelRegistry
+from ..models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 

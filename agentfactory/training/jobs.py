@@ -18,7 +18,7 @@ from ..core.records import new_id, utcnow
 from ..core.settings import get_settings
 from ..core.store import Base, Store, get_store
 from ..compute.core import Pool, ResourceSpec, run_process, job_usage
-from .registry import DEFAULT_AGENT, ModelRegistry
+from ..models.registry import DEFAULT_AGENT, ModelRegistry
 from .grpo import RewardSpec
 
 log = logging.getLogger(__name__)
