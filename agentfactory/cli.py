@@ -16,8 +16,8 @@ app = typer.Typer(help="Agent Factory: take an LLM agent from zero to deployed."
                   pretty_exceptions_enable=False)
 
 # %% auto #0
-__all__ = ['app', 'keys_app', 'audit_app', 'env_app', 'demo', 'serve', 'keys_create', 'keys_list', 'keys_revoke', 'audit',
-           'audit_purge', 'env_serve', 'env_run', 'env_replay', 'main']
+__all__ = ['app', 'keys_app', 'audit_app', 'env_app', 'eval_app', 'demo', 'serve', 'keys_create', 'keys_list', 'keys_revoke',
+           'audit', 'audit_purge', 'env_serve', 'env_run', 'env_replay', 'eval_run', 'eval_show', 'eval_export', 'main']
 
 # %% ../nbs/10_cli/01_cli.ipynb #9a221c97
 def _summary(report: dict) -> str:
@@ -28,6 +28,7 @@ def _summary(report: dict) -> str:
                      f"base={m.get('base')} params={m.get('params')}")
     g = report.get("gate") or {}
     if g: lines.append(f"gate: {g.get('verdict')} for {g.get('model')} (threshold {g.get('threshold')})")
+    for c in g.get("criteria") or []: lines.append(f"  {c['outcome'].upper():4} {c['detail']}")
     for k, d in report.get("datasets", {}).items(): lines.append(f"dataset {k}: {d.get('rows')} rows, hash {str(d.get('hash'))[:12]}")
     dep = report.get("deployment")
     lines.append(f"deployed: {dep['model']} as agent {dep['agent_id']}" if dep else "deployed: nothing")
@@ -236,6 +237,64 @@ def env_replay(run_id: str = typer.Argument(..., help="a stored run (trajectory)
         out["replay_success"] = again.success
     out["live_differences"] = rerun(stored)
     typer.echo(json.dumps(out, indent=1, default=str))
+
+# %% ../nbs/10_cli/01_cli.ipynb #c9ad9334
+eval_app = typer.Typer(help="Evaluation: run models on a taskset, show a run, export it for Inspect AI.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+def _run_lines(run) -> list[str]:
+    lines = [f"eval run {run.id}: {run.status} — {len(run.models)} model(s) on taskset {run.taskset} ({run.scenario})"]
+    for m, s in (run.summary.get("models") or {}).items():
+        est = lambda k: s["metrics"].get(k) or {}
+        fmt = lambda k: f"{est(k)['mean']:.2f} [{est(k)['ci95'][0]:.2f}, {est(k)['ci95'][1]:.2f}]" if est(k) else "—"
+        lines.append(f"  {m}: success {fmt('success')}, tool accuracy {fmt('tool_accuracy')}, safety {fmt('safety')}, "
+                     f"hallucination {fmt('hallucination')}, quality {fmt('quality')} on {s['n_tasks']} tasks")
+    v = run.verdict
+    if v:
+        lines.append(f"gate: {v['verdict']} for {v['model']}" + (f" against champion {v['champion']}" if v.get("champion") else ""))
+        lines += [f"  {c['outcome'].upper():4} {c['detail']}" for c in v["criteria"]] + [f"  note: {n}" for n in v.get("notes", [])]
+    if run.error: lines.append(f"error: {run.error}")
+    return lines
+
+@eval_app.command("run")
+def eval_run(models: list[str] = typer.Argument(..., help="registry refs (M1, agent:M1, agent@champion) or 'expert'"),
+             scenario: Optional[str] = typer.Option(None, help="draw held-out tasks from this scenario"),
+             taskset: Optional[str] = typer.Option(None, help="a stored taskset (id, name or name@version)"),
+             levels: str = typer.Option("1,2,3,4,5", help="levels to draw, comma-separated"),
+             n: Optional[int] = typer.Option(None, help="tasks to draw (default: all held-out)"),
+             epochs: int = typer.Option(1, help="samples per task (greedy when 1)"),
+             gate: bool = typer.Option(True, help="decide PASS/FAIL for the last registry model and record it"),
+             max_new_tokens: int = typer.Option(96, help="tokens a model may generate per turn")):
+    "Evaluate MODELS on a taskset in this process; print the metrics with 95 % intervals and the gate's verdict."
+    from agentfactory.evaluation.runs import create_eval_run, run_eval
+    if scenario is None and taskset is None: scenario = "support-desk"
+    lv = [int(x) for x in levels.split(",") if x.strip()]
+    run = create_eval_run(dict(models=models, scenario=scenario, taskset=taskset, levels=lv, n=n, epochs=epochs,
+                               gate=gate, max_new_tokens=max_new_tokens))
+    run = run_eval(run.id)
+    typer.echo("\n".join(_run_lines(run)))
+    if run.status != "done": raise typer.Exit(1)
+
+@eval_app.command("show")
+def eval_show(run_id: str = typer.Argument(..., help="an eval run id")):
+    "Print a stored eval run: status, metrics per model, the gate's criteria."
+    from agentfactory.evaluation.runs import get_eval_run
+    typer.echo("\n".join(_run_lines(get_eval_run(run_id))))
+
+@eval_app.command("export")
+def eval_export(run_id: str = typer.Argument(..., help="an eval run id"),
+                out: Path = typer.Option(Path("."), help="folder for the logs")):
+    "Write an eval run as Inspect AI logs (one per model) that `inspect view` opens."
+    from agentfactory.data.ingest import load_trajectories
+    from agentfactory.evaluation.reports import to_inspect_logs
+    from agentfactory.evaluation.runs import eval_rows, get_eval_run
+    from agentfactory.evaluation.tasksets import get_taskset
+    run, rows = get_eval_run(run_id), eval_rows(run_id)
+    ids = {r["trajectory_id"] for r in rows}
+    trajs = {t.id: t for t in load_trajectories(ids=sorted(ids))}
+    out.mkdir(parents=True, exist_ok=True)
+    paths = to_inspect_logs(run.model_dump(mode="json"), rows, trajs, out, tasks=get_taskset(run.taskset).tasks)
+    for p in paths: typer.echo(str(p))
 
 # %% ../nbs/10_cli/01_cli.ipynb #73908ca0
 def main():

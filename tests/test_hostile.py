@@ -79,7 +79,9 @@ def _objects(c: httpx.Client, app, home: Path) -> dict:
     mv = reg.register(folder)
     reg.record_gate(mv.version, "PASS")
     job = _ok(c.post("/train/jobs", json={"model_base": mv.version, "dataset_ref": ds["id"], "algorithm": "sft", "start": False}))
-    return {"trajectory_id": t["ids"][0], "event_id": ev["id"], "dataset_id": ds["id"], "fmt": "jsonl", "row_index": 0,
+    ts = _ok(c.post("/eval/taskset", json={"name": "hostile", "scenario": "support-desk", "levels": [1], "n": 2}))
+    ev = _ok(c.post("/eval/run", json={"models": [mv.version], "taskset": ts["id"], "start": False}))
+    return {"taskset_id": ts["id"], "eval_id": ev["id"],"trajectory_id": t["ids"][0], "event_id": ev["id"], "dataset_id": ds["id"], "fmt": "jsonl", "row_index": 0,
             "task_id": task["id"], "run_id": run["run_id"], "agent_id": agent["id"], "session_id": "sess_none",
             "key_id": key["id"], "ref": mv.version, "job_id": job["id"]}
 

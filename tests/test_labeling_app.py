@@ -156,8 +156,9 @@ def test_label_three_items_in_chromium(af_home, tmp_path, chromium):
     print(f"screenshots: {shot_login} {shot_viewer} {shot_pair} {shot_calls} {shot}")
 
     # the environment's checker as a judge: its suggestions never count as labels, and it agrees with ann
-    from agentfactory.data.labels import checker_judge, judge_agreement, suggest
+    from agentfactory.data.labels import judge_agreement, suggest
     from agentfactory.envs.supportdesk import SupportDesk
+    from agentfactory.evaluation.judges import checker_judge
     with SupportDesk() as desk:
         judge = checker_judge(desk)
         got = {l.task_id: l.value for l in suggest(judge, [pair.id, rated.id, calls.id])}

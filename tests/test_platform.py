@@ -72,6 +72,12 @@ def build_tenant_a(c: httpx.Client, home: Path) -> dict:
                                     "compute": {"cpus": 1}})
     assert r.status_code == 201, r.text
     ids["job_id"] = r.json()["id"]
+    r = c.post("/eval/taskset", json={"name": "smoke-a", "scenario": "support-desk", "levels": [1], "n": 2})
+    assert r.status_code == 201, r.text
+    ids["taskset_id"] = r.json()["id"]
+    r = c.post("/eval/run", json={"models": [ids["ref"]], "taskset": ids["taskset_id"], "start": False})
+    assert r.status_code == 201, r.text
+    ids["eval_id"] = r.json()["id"]
     ids["session_id"] = "sess_nope"                          # a session needs a deployed model; the agent id guards it
     ids["row_index"] = 0
     ids["fmt"] = "jsonl"
@@ -114,6 +120,8 @@ def body_for(schema: dict, method: str, path: str, op: dict, ids: dict):
         ("post", "/train/jobs"): {"model_base": "tiny", "dataset_ref": ids["dataset_id"], "algorithm": "sft", "start": False,
                                   "compute": {"cpus": 1}},
         ("post", "/rm/train"): {"model_base": "tiny", "dataset_ref": ids["dataset_id"], "start": False},
+        ("post", "/eval/taskset"): {"name": "walk", "scenario": "support-desk", "levels": [1], "n": 1},
+        ("post", "/eval/run"): {"models": [ids["ref"]], "taskset": ids["taskset_id"], "start": False},
     }
     if (method, path) in known: return known[(method, path)]
     rb = op.get("requestBody")

@@ -66,6 +66,8 @@ def create_app(runtime: Runtime|None = None, max_body_bytes: int|None = None) ->
     app.include_router(models_router())
     from agentfactory.api.train import train_router                  # training jobs and reward models
     app.include_router(train_router())
+    from agentfactory.api.evals import evals_router                  # tasksets, eval runs, the gate (Evaluation Factory)
+    app.include_router(evals_router())
 
     @app.get("/healthz")
     def healthz() -> dict: return {"status": "ok" if app.state.runtime.store.ping() else "degraded"}

@@ -28,6 +28,9 @@ class Settings:
     price_gpu_hour: float = 2.50             # USD per GPU hour
     gate_threshold: float = 0.8              # minimum held-out success rate to deploy
     gate_max_rounds: int = 2                 # training rounds tried before the pipeline gives up
+    gate_margin: float = 0.05                # a candidate may trail the champion's success by at most this (paired, one-sided)
+    gate_alpha: float = 0.05                 # significance of the gate's paired tests (not worse; no safety regression)
+    judge_min_kappa: float = 0.4             # a judge agreeing less with human labels (Cohen's kappa) cannot gate a release
     device: str = "auto"                     # auto | cpu | cuda
     tenant: str = "default"                  # the tenant of single-user (library) mode; its data is the artifact root's
     base_cache: str = ""                     # imported/built base models; empty = <artifact_root>/models/base

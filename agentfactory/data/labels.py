@@ -6,7 +6,7 @@ Docs: https://agentfactory.github.io/agentfactory/02_data/labels.html.md"""
 
 # %% ../../nbs/02_data/04_labels.ipynb #a67aabf8
 from __future__ import annotations
-import hashlib, json, logging, re
+import hashlib, json, logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from ..core.errors import Conflict, InvalidInput, NotFound
-from ..core.records import Message, Policy, Task, Trajectory, utcnow
+from ..core.records import Trajectory, utcnow
 from ..core.store import Base, Store, get_store
 from .ingest import load_trajectories
 
@@ -27,9 +27,8 @@ KINDS: tuple[str, ...] = ("pairwise", "rating", "tool_calls")
 # %% auto #0
 __all__ = ['log', 'LabelKind', 'KINDS', 'LabelTask', 'Label', 'get_tasks', 'get_task', 'create_label_tasks', 'create_batch',
            'list_tasks', 'assign', 'queue', 'next_task', 'validate_value', 'submit_label', 'labels', 'task_status',
-           'progress', 'Agreement', 'krippendorff_alpha', 'agreement', 'Judge', 'checker_judge', 'rule_judge',
-           'transcript', 'parse_judgement', 'policy_judge', 'suggest', 'JudgeAgreement', 'judge_agreement',
-           'labels_of_trajectories', 'delete_labels_of_trajectories']
+           'progress', 'Agreement', 'krippendorff_alpha', 'agreement', 'Judge', 'rule_judge', 'suggest',
+           'JudgeAgreement', 'judge_agreement', 'labels_of_trajectories', 'delete_labels_of_trajectories']
 
 # %% ../../nbs/02_data/04_labels.ipynb #0ea323a5
 class LabelTask(BaseModel):
@@ -421,110 +420,9 @@ class Judge:
     @property
     def identity(self) -> str: return f"{self.type}:{self.name}"
 
-def _call_results(traj: Trajectory) -> list[str | None]:
-    "The tool result text of each call, in call order."
-    results = {m.tool_call_id: m.content for m in traj.messages if m.role == "tool"}
-    return [results.get(c.id) for c in traj.tool_calls]
-
-def _is_error(text: str | None) -> bool:
-    if text is None: return True
-    try: obj = json.loads(text)
-    except ValueError: return False
-    return isinstance(obj, dict) and "error" in obj
-
-def checker_judge(scenario, tasks: Iterable[Task] | None = None, name: str | None = None) -> Judge:
-    "A judge from `scenario.check` (and `scenario.tool_correct` where it has one); tasks by id from `scenario.tasks`."
-    known: dict[str, Task] = {t.id: t for t in tasks} if tasks is not None else {}
-
-    def task_of(tid):
-        if not known and tasks is None:
-            from agentfactory.envs.env import all_tasks              # every level the scenario has
-            known.update({t.id: t for split in ("train", "heldout") for t in all_tasks(scenario, split)})
-        return known.get(tid)
-
-    def one(lt: LabelTask, trajs: list[Trajectory]) -> dict | None:
-        task = task_of(lt.task_id)
-        if task is None: return None                 # not this scenario's task: abstain
-        if lt.kind == "pairwise":
-            a, b = (bool(scenario.check(task, t)) for t in trajs)
-            return {"choice": "a" if a > b else "b" if b > a else "tie"}
-        if lt.kind == "rating": return {"rating": 5 if scenario.check(task, trajs[0]) else 1}
-        ok = [not _is_error(r) for r in _call_results(trajs[0])]
-        first = getattr(scenario, "tool_correct", None)
-        if ok and first is not None: ok[0] = ok[0] and bool(first(task, trajs[0]))
-        return {"calls": ok}
-
-    return Judge(name or f"{scenario.id}@{scenario.version}", "checker",
-                 lambda lts, tss: [one(lt, ts) for lt, ts in zip(lts, tss)])
-
 def rule_judge(fn: Callable[[LabelTask, list[Trajectory]], dict | None], name: str) -> Judge:
     "A judge from a function `fn(task, trajectories) -> value | None`."
     return Judge(_name(name), "rule", lambda lts, tss: [fn(lt, ts) for lt, ts in zip(lts, tss)])
-
-# %% ../../nbs/02_data/04_labels.ipynb #b339434e
-_JUDGE_SYSTEM = ("You grade a customer-support assistant's work. Judge correct tool use and a correct, helpful, "
-                 "honest final answer. Reply with the JSON object asked for, nothing else.")
-_JUDGE_ASK = {
-    "pairwise": 'Two assistants, A and B, answered the same customer. Which one handled it better? '
-                'Reply {"choice": "a"}, {"choice": "b"} or {"choice": "tie"}.',
-    "rating": 'Rate how well the assistant handled it, from 1 (wrong or harmful) to 5 (correct and helpful). '
-              'Reply {"rating": N}.',
-    "tool_calls": 'For each numbered tool call, was it correct (the right tool with the right arguments, and needed)? '
-                  'Reply {"calls": [true or false, ...]} with one entry per call, in order.'}
-
-def _args(arguments: dict) -> str: return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
-
-def transcript(traj: Trajectory) -> str:
-    "The conversation as plain text for a judge: tool calls numbered, written as `name(arg=\"value\")`."
-    lines, n = [], 0
-    for m in traj.messages:
-        if m.role == "system": continue
-        if m.role == "tool": lines.append(f"TOOL RESULT: {m.content}")
-        elif m.role == "user": lines.append(f"USER: {m.content}")
-        else:
-            if m.content: lines.append(f"ASSISTANT: {m.content}")
-            for c in m.tool_calls or []:
-                n += 1
-                lines.append(f"ASSISTANT CALLS #{n}: {c.function.name}({_args(c.function.arguments)})")
-    return "\n".join(lines)
-
-def _judge_prompt(lt: LabelTask, trajs: list[Trajectory]) -> list[Message]:
-    if lt.kind == "pairwise": body = f"=== A ===\n{transcript(trajs[0])}\n\n=== B ===\n{transcript(trajs[1])}"
-    else: body = transcript(trajs[0])
-    return [Message(role="system", content=_JUDGE_SYSTEM), Message(role="user", content=f"{body}\n\n{_JUDGE_ASK[lt.kind]}")]
-
-_WORDS = {"true": True, "yes": True, "correct": True, "false": False, "no": False, "incorrect": False, "wrong": False}
-
-def parse_judgement(kind: str, text: str | None, n_calls: int = 0) -> dict | None:
-    "A label value from a judge's reply: a JSON object in it, else its plain words; None when there is none."
-    if not text: return None
-    for m in re.finditer(r"\{[^{}]*\}", text):          # the first JSON object that is a valid value
-        try: return validate_value(kind, {k: v for k, v in json.loads(m.group()).items() if k != "note"}, n_calls)
-        except (ValueError, InvalidInput, AttributeError): pass
-    low = text.lower()
-    if kind == "pairwise":
-        m = re.search(r"\b(tie)\b|\b(?:choice|answer|winner|better|prefer)\W+(?:is\W+)?(?:assistant\W+)?([ab])\b", low) \
-            or re.search(r"\b(?:assistant\W+)?([ab])\W+(?:is\W+)?better\b", low) or re.fullmatch(r"\W*(a|b|tie)\W*", low)
-        return {"choice": next(g for g in m.groups() if g)} if m else None
-    if kind == "rating":
-        m = re.search(r"(?<![\d.])([1-5])(?:\s*/\s*5)?(?![\d.])", low)
-        return {"rating": int(m.group(1))} if m else None
-    words = [_WORDS[w] for w in re.findall(r"\b(true|false|yes|no|correct|incorrect|wrong)\b", low)]
-    return {"calls": words} if words and len(words) == n_calls else None
-
-def policy_judge(policy: Policy, name: str | None = None) -> Judge:
-    "A judge that asks `policy` (an LLM) with a judging prompt, all tasks in one batched `act`."
-    def fn(lts: list[LabelTask], tss: list[list[Trajectory]]) -> list[dict | None]:
-        if not lts: return []
-        replies = policy.act([_judge_prompt(lt, ts) for lt, ts in zip(lts, tss)], [])
-        out = []
-        for lt, r in zip(lts, replies):
-            v = None if r.error else parse_judgement(lt.kind, r.message.content, lt.n_calls)
-            if v is None: log.warning("judge %s gave no usable %s label for %s: %r", name or policy.name, lt.kind, lt.id,
-                                      (r.error or r.message.content or "")[:200])
-            out.append(v)
-        return out
-    return Judge(name or getattr(policy, "name", type(policy).__name__), "policy", fn)
 
 # %% ../../nbs/02_data/04_labels.ipynb #669faf2e
 def suggest(judge: Judge, task_ids: Iterable[str] | None = None, *, kind: str | None = None, batch: str | None = None,

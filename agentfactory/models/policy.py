@@ -62,9 +62,12 @@ def _load(path: Path, device: str, dtype: str = "auto"):
 
 # %% ../../nbs/04_models/02_policy.ipynb #5d6f8e95
 class HFPolicy:
-    "A local Hugging Face model (full or PEFT adapter folder) acting by greedy, batched generation."
+    """A local Hugging Face model (full or PEFT adapter folder) acting by batched generation: greedy, or sampled at
+    `temperature` > 0 (evaluation epochs draw k samples per task this way)."""
     def __init__(self, path: str|Path, device: str = "auto", max_new_tokens: int = 96, batch_size: int = 16,
-                 name: str|None = None, dtype: str = "auto"):
+                 name: str|None = None, dtype: str = "auto", temperature: float = 0.0):
+        if not 0 <= temperature <= 2: raise InvalidInput(f"temperature must be within [0, 2], got {temperature}")
+        self.temperature = float(temperature)
         self.path = Path(path).expanduser().resolve()
         self.name = name or self.path.name
         self.device, self.max_new_tokens, self.batch_size = _device(device), max_new_tokens, max(1, batch_size)
@@ -103,8 +106,8 @@ class HFPolicy:
         for idx in tqdm(chunks, desc=f"{self.name} generate", disable=len(chunks) < 2, leave=False):
             enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             with torch.inference_mode():
-                out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, top_p=None,
-                                          top_k=None, temperature=None, eos_token_id=sorted(self._stop),
+                out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=self.temperature > 0, top_p=None,
+                                          top_k=None, temperature=self.temperature or None, eos_token_id=sorted(self._stop),
                                           pad_token_id=tok.pad_token_id)
             for i, ids in zip(idx, out[:, enc["input_ids"].shape[1]:].tolist()): replies[i] = self._reply(ids, tools)
         return replies

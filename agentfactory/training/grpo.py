@@ -168,7 +168,7 @@ def rm_reward_fn(rm) -> Callable:
     return rm_reward
 
 def judge_reward_fn(judge) -> Callable:
-    "A reward function from a labels `Judge` (e.g. `policy_judge(OpenAIPolicy(url, model))`): its 1–5 rating as 0..1."
+    "A reward function from a labels `Judge` (e.g. `evaluation.judges.policy_judge(OpenAIPolicy(url, model))`): its 1–5 rating as 0..1."
     from agentfactory.data.labels import LabelTask
     def judge_reward(completions, environments, **kw) -> list[float | None]:
         trajs = _finished(completions, environments)
@@ -186,7 +186,7 @@ def reward_functions(spec: RewardSpec | dict | None = None) -> tuple[list[Callab
     if spec.rules > 0: funcs.append(rules_reward); weights.append(spec.rules)
     if spec.rm > 0: funcs.append(rm_reward_fn(spec.rm_ref)); weights.append(spec.rm)
     if spec.judge > 0:
-        from agentfactory.data.labels import policy_judge
+        from agentfactory.evaluation.judges import policy_judge
         from agentfactory.models.policy import OpenAIPolicy
         funcs.append(judge_reward_fn(policy_judge(OpenAIPolicy(spec.judge_url, spec.judge_model, max_tokens=64))))
         weights.append(spec.judge)
