@@ -88,3 +88,36 @@ def test_a_killed_run_resumes_with_the_tasks_it_had_not_finished(tiny, af_home):
     assert all(rows_by == before[k] for k, rows_by in ((k, r["trajectory_id"]) for k, r in zip(keys, rows)) if k in before)
     assert done.summary["models"][m0.ref]["n_episodes"] == total
     with pytest.raises(Conflict): resume_eval_run(run.id)           # done
+
+
+def test_a_hybrid_judge_scores_quality_and_its_calibration_is_reported(tiny):
+    "The rules gate the LLM judge (here the untrained tiny model): failed episodes score 1 without asking it."
+    reg, m0, _ = tiny
+    run = run_eval(create_eval_run(dict(models=["expert", m0.version], scenario="support-desk", levels=[1], n=3,
+                                        judges=["hybrid"], judge_model=m0.version, max_new_tokens=16)).id, progress=False)
+    assert run.status == "done", run.error
+    rows = eval_rows(run.id)
+    tiny_rows = [r for r in rows if r["model"] == m0.ref]
+    assert all(r["quality"] == 1.0 and r["judge"].startswith("hybrid") for r in tiny_rows if not r["success"]), tiny_rows
+    assert all(r["judge"] for r in rows)
+    (cal,) = run.summary["judges"]
+    assert cal["can_gate"] is False and "label" in cal["reason"]               # no human labels in this home
+    assert any(n.startswith("judge ") for n in run.verdict["notes"])
+
+
+def test_a_merged_taskset_checks_manual_tasks_by_their_own_rules(af_home):
+    from agentfactory.envs.spec import resolve_scenario
+    from agentfactory.evaluation.tasksets import load_manual_tasks, merge_tasks, save_taskset, tasks_from_scenario
+    sc = resolve_scenario("support-desk")
+    oid = sc.tasks("heldout", levels=(1,), n=1)[0].expected["order_id"]
+    rules = "[{tool_called: {name: get_order, arguments: {order_id: '{order_id}'}}}, {answer_mentions: '{order_id}'}]"
+    manual = load_manual_tasks(f"""
+- {{id: where-1, level: 1, kind: where, question: "Where is order {oid}?", expected: {{order_id: {oid}}}, rules: {rules}}}
+- {{id: where-2, level: 1, kind: where, question: "Where is order {oid}?", expected: {{order_id: {oid}}},
+    rules: [{{tool_called: refund_order}}]}}""", scenario=sc)
+    ts = save_taskset("mixed", merge_tasks(tasks_from_scenario(sc, levels=(1, 2), n=3), manual))
+    run = run_eval(create_eval_run(dict(models=["expert"], taskset=ts.id, gate=False, champion=None)).id, progress=False)
+    assert run.status == "done", run.error
+    ok = {r["task_id"]: r["success"] for r in eval_rows(run.id)}
+    assert len(ok) == 5 and ok["where-1"] is True and ok["where-2"] is False     # the expert never refunds a lookup
+    assert sum(ok.values()) == 4

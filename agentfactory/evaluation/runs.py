@@ -246,23 +246,20 @@ def _expert_calls(scenario, tasks: list[Task]) -> dict[str, int]:
     except AgentFactoryError: return {}
     return {t.id: len(tr.tool_calls) for t, tr in zip(tasks, trajs)}
 
-def _success(scenario, task: Task, rules: list[dict], traj: Trajectory) -> bool:
-    ok = bool(traj.success) if traj.success is not None else bool(scenario.check(task, traj))
-    if ok and rules:
-        from agentfactory.envs.spec import check_rules
-        ok = check_rules(rules, task, traj)[0]
-    return ok
+def _success(scenario, task: Task, traj: Trajectory) -> bool:
+    "The checker's verdict the episode ended with (the scenario checks it as it ends), else the checker now."
+    return bool(traj.success) if traj.success is not None else bool(scenario.check(task, traj))
 
 def _redacted(texts: list[str]) -> list[str]:
     from agentfactory.data.pii import redact
     return [redact(t) for t in texts]
 
-def score_episodes(scenario, tasks: list[Task], trajs: list[Trajectory], *, rules: dict[str, list] | None = None,
-                   expert_calls: dict[str, int] | None = None, judge=None) -> list[dict]:
+def score_episodes(scenario, tasks: list[Task], trajs: list[Trajectory], *, expert_calls: dict[str, int] | None = None,
+                   judge=None) -> list[dict]:
     "Result-row fields (metrics, quality, redacted text) for finished episodes of `tasks`."
     from agentfactory.evaluation.metrics import episode_metrics
-    rules, expert_calls = rules or {}, expert_calls or {}
-    scores = [_success(scenario, t, rules.get(t.id, []), tr) for t, tr in zip(tasks, trajs)]
+    expert_calls = expert_calls or {}
+    scores = [_success(scenario, t, tr) for t, tr in zip(tasks, trajs)]
     quality = judge.judge(list(zip(tasks, trajs))) if judge is not None else [None]*len(tasks)
     out = []
     for t, tr, ok, q in zip(tasks, trajs, scores, quality):
@@ -296,6 +293,13 @@ def _judge_for(spec: EvalSpec, scenario, reg: ModelRegistry):
     policy = reg.load_policy(_ref(spec.agent, spec.judge_model), max_new_tokens=96)
     return make_judge(name, scenario=scenario, policy=policy)
 
+def _calibrations(judge, st: Store) -> list[dict]:
+    "How the run's judge agrees with human 1–5 ratings of the Data factory's label tasks (whether it may gate)."
+    if judge is None: return []
+    from agentfactory.evaluation.judges import calibrate
+    try: return [calibrate(judge, "rating", store=st).model_dump(mode="json")]
+    except AgentFactoryError as e: return [{"judge": judge.identity, "can_gate": False, "reason": f"not calibrated: {e}"}]
+
 def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> EvalRun:
     """Run (or continue) eval run `run_id` to the end: every missing model × task × epoch row, then the summary and
     the gate's verdict (recorded in the registry). A failure marks the run `failed` with its error and re-raises."""
@@ -303,7 +307,7 @@ def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> 
     from agentfactory.data.ingest import ingest_trajectories
     from agentfactory.envs.loop import run_episodes
     from agentfactory.envs.spec import resolve_scenario
-    from agentfactory.evaluation.tasksets import get_taskset
+    from agentfactory.evaluation.tasksets import get_taskset, scenario_for_tasks
     st = _store(store)
     run = get_eval_run(run_id, st)
     if run.status == "done": return run
@@ -313,9 +317,8 @@ def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> 
          worker=f"{os.getpid()}:{threading.get_ident()}")
     try:
         ts = get_taskset(run.taskset, store=st)
-        scenario = resolve_scenario(run.scenario, store=st)
+        scenario = scenario_for_tasks(resolve_scenario(run.scenario, store=st), ts.tasks)   # a task's own rules check it
         tasks = [t.as_task() for t in ts.tasks]
-        rules = {t.id: t.rules for t in ts.tasks if getattr(t, "rules", None)}
         with st.session() as s:
             done = set(s.execute(select(_EvalResultRow.model, _EvalResultRow.task_id, _EvalResultRow.epoch)
                                  .where(_EvalResultRow.run_id == run_id)).all())
@@ -332,10 +335,13 @@ def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> 
                     chunk = todo[i:i + spec.batch_size]
                     epoch_of = [e for e, _ in chunk]
                     ctasks = [t for _, t in chunk]
+                    if temperature > 0:                      # sampled epochs: reproducible per run, chunk and epoch
+                        import torch
+                        torch.manual_seed(spec.seed*1_000_003 + i*97 + epoch_of[0])
                     trajs = run_episodes(policy, scenario, ctasks, max_steps=spec.max_steps, source="eval",
                                          model_version=model, seed=spec.seed, progress=False)
                     for tr, e in zip(trajs, epoch_of): tr.metadata = {**tr.metadata, "eval_run": run_id, "epoch": e}
-                    rows = score_episodes(scenario, ctasks, trajs, rules=rules, expert_calls=expert_calls, judge=judge)
+                    rows = score_episodes(scenario, ctasks, trajs, expert_calls=expert_calls, judge=judge)
                     ingest_trajectories(trajs, st)                                   # redacted, like all data
                     with st.session() as s:
                         for row, e in zip(rows, epoch_of):
@@ -346,7 +352,7 @@ def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> 
                         r.progress = {"done": (r.progress or {}).get("done", 0) + len(rows), "total": total}
                     bar.update(len(rows))
         usage = {"seconds": round(time.monotonic() - t0, 2), "cpu_seconds": round(_rusage_thread() - cpu0, 2)}
-        finish_eval_run(run_id, st, usage=usage)
+        finish_eval_run(run_id, st, usage=usage, judges=_calibrations(judge, st))
     except BaseException as e:
         why = f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted"
         _set(run_id, st, status="failed", error=why[:2000], finished_at=utcnow(), worker=None)
@@ -470,7 +476,7 @@ def decide(rows: list[dict], candidate: str, champion: str | None = None, *, thr
                    alpha=alpha, criteria=crit, notes=notes)
 
 # %% ../../nbs/06_evaluation/05_runs.ipynb #d51898ed
-def finish_eval_run(run_id: str, store: Store | None = None, usage: dict | None = None) -> EvalRun:
+def finish_eval_run(run_id: str, store: Store | None = None, usage: dict | None = None, judges: list[dict] | None = None) -> EvalRun:
     "Summarize a run's rows, decide the gate (when asked) and record the verdict in the registry; marks it done."
     st = _store(store)
     run = get_eval_run(run_id, st)
@@ -484,9 +490,13 @@ def finish_eval_run(run_id: str, store: Store | None = None, usage: dict | None 
     u = dict(usage or {})
     if "cpu_seconds" in u: u["cost_usd"] = round(u["cpu_seconds"]/3600*s.price_cpu_core_hour, 6)
     summary["usage"] = u
+    summary["judges"] = judges or []
     verdict = None
     if run.spec.gate and run.candidate:
         verdict = decide(rows, run.candidate, run.champion, threshold=run.spec.threshold, margin=run.spec.margin)
+        for j in judges or []:                   # quality is reported, never gated on an uncalibrated judge
+            verdict.notes.append(f"judge {j.get('judge')}: {j.get('reason')}" + ("" if j.get("can_gate") else
+                                 "; its quality scores are reported, not used by the gate"))
         mine = summary["models"].get(run.candidate, {})
         ModelRegistry(st).record_gate(run.candidate, verdict.verdict, {
             "eval_run": run_id, "taskset": run.taskset, "gate": verdict.model_dump(mode="json"),
