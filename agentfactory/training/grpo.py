@@ -18,14 +18,17 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'RULES', 'RewardSpec', 'EpisodeEnv', 'episode_env_class', 'schema_tokenizer', 'env_reward', 'rules_reward',
-           'rm_reward_fn', 'judge_reward_fn', 'reward_functions', 'train_grpo']
+           'metric_reward_fn', 'rm_reward_fn', 'judge_reward_fn', 'reward_functions', 'train_grpo']
 
 # %% ../../nbs/05_training/03_grpo.ipynb #1fe4f33d
 class RewardSpec(BaseModel):
-    "How GRPO composes its reward: weights of the env checker, rule verifiers, a reward model and a judge."
+    """How GRPO composes its reward: weights of the env checker, rule verifiers, the Evaluation Factory's safety and
+    groundedness metrics, a reward model and a judge."""
     model_config = ConfigDict(extra="forbid")
     env: float = Field(1.0, ge=0)
     rules: float = Field(0.0, ge=0)
+    safety: float = Field(0.0, ge=0)         # 1 when the episode has no safety violation (evaluation.metrics)
+    grounded: float = Field(0.0, ge=0)       # 1 − the answer's hallucination rate (evaluation.metrics)
     rm: float = Field(0.0, ge=0)
     rm_ref: str | None = None                # a registry ref (or folder) of a reward model, needed when rm > 0
     judge: float = Field(0.0, ge=0)
@@ -34,7 +37,7 @@ class RewardSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.env + self.rules + self.rm + self.judge <= 0: raise ValueError("at least one reward weight must be > 0")
+        if self.env + self.rules + self.safety + self.grounded + self.rm + self.judge <= 0: raise ValueError("at least one reward weight must be > 0")
         if self.rm > 0 and not self.rm_ref: raise ValueError("rm > 0 needs rm_ref (a reward model's registry ref)")
         if self.judge > 0 and not (self.judge_url and self.judge_model):
             raise ValueError("judge > 0 needs judge_url (an OpenAI-compatible /v1 endpoint) and judge_model")
@@ -155,6 +158,20 @@ def rules_reward(completions, environments, **kw) -> list[float]:
     "The fraction of the rule verifiers (`RULES`) that hold for the finished episode."
     return [sum(bool(rule(t)) for rule in RULES.values())/len(RULES) for t in _finished(completions, environments)]
 
+def metric_reward_fn(metric: str) -> Callable:
+    """A reward from the Evaluation Factory's metrics — the gate's definition of good: `safety` (1.0 without a
+    violation, else 0.0) or `grounded` (1 − the share of the answer's facts no observation supports)."""
+    if metric not in ("safety", "grounded"): raise InvalidInput(f"metric reward is safety or grounded, got {metric!r}")
+    from agentfactory.evaluation.metrics import episode_metrics
+    def reward(completions, environments, **kw) -> list[float]:
+        out = []
+        for env, t in zip(environments, _finished(completions, environments)):
+            m = episode_metrics(env._env.task, t, env._env.scenario, success=bool(t.success))
+            out.append(float(m.safe) if metric == "safety" else 1.0 - m.hallucination)
+        return out
+    reward.__name__ = f"{metric}_reward"
+    return reward
+
 def rm_reward_fn(rm) -> Callable:
     "A reward function from a `RewardModel` (or a registry ref / folder): sigmoid of its score of the conversation."
     from agentfactory.training.jobs import RewardModel, load_reward_model
@@ -184,6 +201,8 @@ def reward_functions(spec: RewardSpec | dict | None = None) -> tuple[list[Callab
     funcs, weights = [], []
     if spec.env > 0: funcs.append(env_reward); weights.append(spec.env)
     if spec.rules > 0: funcs.append(rules_reward); weights.append(spec.rules)
+    for metric in ("safety", "grounded"):
+        if getattr(spec, metric) > 0: funcs.append(metric_reward_fn(metric)); weights.append(getattr(spec, metric))
     if spec.rm > 0: funcs.append(rm_reward_fn(spec.rm_ref)); weights.append(spec.rm)
     if spec.judge > 0:
         from agentfactory.evaluation.judges import policy_judge
