@@ -121,3 +121,11 @@ def test_a_merged_taskset_checks_manual_tasks_by_their_own_rules(af_home):
     ok = {r["task_id"]: r["success"] for r in eval_rows(run.id)}
     assert len(ok) == 5 and ok["where-1"] is True and ok["where-2"] is False     # the expert never refunds a lookup
     assert sum(ok.values()) == 4
+
+
+def test_epochs_of_a_stateful_task_do_not_see_each_other(af_home):
+    "A refund granted in epoch 0 must not make epoch 1's refund of the same order fail: each epoch starts from a fresh shop."
+    run = run_eval(create_eval_run(dict(models=["expert"], scenario="support-desk", levels=[4], n=6, epochs=3,
+                                        gate=False, champion=None)).id, progress=False)
+    rows = eval_rows(run.id)
+    assert len(rows) == 18 and all(r["success"] for r in rows), [(r["task_id"], r["epoch"]) for r in rows if not r["success"]]

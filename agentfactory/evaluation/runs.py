@@ -327,12 +327,14 @@ def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> 
         judge = _judge_for(spec, scenario, reg)
         with tqdm(total=total, initial=len(done), desc=f"eval {run_id}", unit="episode", disable=not progress) as bar:
             for model in run.models:
-                todo = [(e, t) for e in range(spec.epochs) for t in tasks if (model, t.id, e) not in done]
-                if not todo: continue
+                # one epoch per chunk: episodes of a chunk share the scenario's state, and two epochs of one task
+                # (a refund, say) must not see each other's effects
+                todo = [[(e, t) for t in tasks if (model, t.id, e) not in done] for e in range(spec.epochs)]
+                chunks = [ep[i:i + spec.batch_size] for ep in todo for i in range(0, len(ep), spec.batch_size)]
+                if not chunks: continue
                 temperature = spec.temperature if spec.epochs > 1 else 0.0
                 policy = _load_policy(model, spec, scenario, reg, temperature)
-                for i in range(0, len(todo), spec.batch_size):
-                    chunk = todo[i:i + spec.batch_size]
+                for i, chunk in enumerate(chunks):
                     epoch_of = [e for e, _ in chunk]
                     ctasks = [t for _, t in chunk]
                     if temperature > 0:                      # sampled epochs: reproducible per run, chunk and epoch
