@@ -271,8 +271,8 @@ def parse_score(text: str | None) -> tuple[float | None, str]:
     for obj in _json_objects(text):
         s = _as_score(obj.get("score", obj.get("rating")))
         if s is not None: return s, str(obj.get("rationale") or obj.get("reason") or "").strip()
-    m = (re.search(r"\b(?:score|rating)\W{0,3}(?:is\W+|of\W+)?([1-5])(?:\.0)?(?:\s*/\s*5)?(?![\d.])", text, re.I)
-         or re.search(r"(?<![\d.])([1-5])\s*(?:/|out of)\s*5(?![\d.])", text, re.I) or re.fullmatch(r"\W*([1-5])\W*", text))
+    m = (re.search(r"\b(?:score|rating)\W{0,3}(?:is\W+|of\W+)?([1-5])(?:\.0)?(?:\s*/\s*5)?(?!\d|\.\d)", text, re.I)
+         or re.search(r"(?<![\d.])([1-5])\s*(?:/|out of)\s*5(?!\d|\.\d)", text, re.I) or re.fullmatch(r"\W*([1-5])\W*", text))
     if m: return float(m.group(1)), text.strip()[:500]
     return None, f"unparseable judge reply: {text.strip()[:200]!r}"
 
