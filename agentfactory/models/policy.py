@@ -17,7 +17,7 @@ from .chat import TOOL_TAGS, _reason, parse_reply, prepare_tokenizer
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'HFPolicy', 'OpenAIPolicy', 'load_policy']
+__all__ = ['log', 'MIN_PREFIX_TOKENS', 'HFPolicy', 'OpenAIPolicy', 'load_policy']
 
 # %% ../../nbs/04_models/02_policy.ipynb #5c487f4f
 def _device(device: str) -> str:
@@ -61,13 +61,22 @@ def _load(path: Path, device: str, dtype: str = "auto"):
     return model.to(device=device, dtype=dt).eval(), tok
 
 # %% ../../nbs/04_models/02_policy.ipynb #5d6f8e95
+MIN_PREFIX_TOKENS = 32          # a shorter shared prefix is not worth a separate forward pass
+
+def _common_prefix(seqs: list[list[int]]) -> int:
+    "Length of the longest common prefix of token sequences, leaving every sequence at least one token of its own."
+    n = min(len(s) for s in seqs) - 1
+    for i in range(max(n, 0)):
+        if any(s[i] != seqs[0][i] for s in seqs[1:]): return i
+    return max(n, 0)
+
 class HFPolicy:
     """A local Hugging Face model (full or PEFT adapter folder) acting by batched generation: greedy, or sampled at
     `temperature` > 0 (evaluation epochs draw k samples per task this way)."""
     def __init__(self, path: str|Path, device: str = "auto", max_new_tokens: int = 96, batch_size: int = 16,
-                 name: str|None = None, dtype: str = "auto", temperature: float = 0.0):
+                 name: str|None = None, dtype: str = "auto", temperature: float = 0.0, prefix_cache: bool = True):
         if not 0 <= temperature <= 2: raise InvalidInput(f"temperature must be within [0, 2], got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature, self.prefix_cache = float(temperature), prefix_cache
         self.path = Path(path).expanduser().resolve()
         self.name = name or self.path.name
         self.device, self.max_new_tokens, self.batch_size = _device(device), max_new_tokens, max(1, batch_size)
@@ -95,21 +104,40 @@ class HFPolicy:
         r.completion_tokens = n
         return r
 
-    def act(self, conversations: list[list[Message]], tools: list[dict]|None = None) -> list[Reply]:
-        "One reply per conversation, generated greedily in left-padded batches of `batch_size`."
+    def _generate(self, input_ids, attention_mask, past_key_values=None):
+        return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, past_key_values=past_key_values,
+                                   max_new_tokens=self.max_new_tokens, do_sample=self.temperature > 0, top_p=None, top_k=None,
+                                   temperature=self.temperature or None, eos_token_id=sorted(self._stop),
+                                   pad_token_id=self.tokenizer.pad_token_id)
+
+    def _new_tokens(self, prompts: list[str]) -> list[list[int]]:
+        "Generated token ids per prompt (one batch): the shared prefix prefilled once when it is worth it."
         import torch
+        tok, dev = self.tokenizer, self.device
+        ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        p = _common_prefix(ids) if self.prefix_cache and len(ids) > 1 else 0
+        with torch.inference_mode():
+            if p < MIN_PREFIX_TOKENS:                                    # plain left padding
+                enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
+                out = self._generate(enc["input_ids"], enc["attention_mask"])
+                return out[:, enc["input_ids"].shape[1]:].tolist()
+            cache = self.model(input_ids=torch.tensor([ids[0][:p]], device=dev), use_cache=True).past_key_values
+            cache.batch_repeat_interleave(len(ids))
+            width = max(len(x) for x in ids) - p
+            pad = [width - (len(x) - p) for x in ids]                    # padding sits between prefix and own tokens
+            rows = torch.tensor([x[:p] + [tok.pad_token_id]*k + x[p:] for x, k in zip(ids, pad)], device=dev)
+            mask = torch.tensor([[1]*p + [0]*k + [1]*(len(x) - p) for x, k in zip(ids, pad)], device=dev)
+            out = self._generate(rows, mask, cache)
+            return out[:, rows.shape[1]:].tolist()
+
+    def act(self, conversations: list[list[Message]], tools: list[dict]|None = None) -> list[Reply]:
+        "One reply per conversation, generated in batches of `batch_size` (greedy unless `temperature` > 0)."
         prompts = [self.render(c, tools) for c in conversations]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths pad less
         replies: list[Reply|None] = [None] * len(prompts)
         chunks = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        tok = self.tokenizer
         for idx in tqdm(chunks, desc=f"{self.name} generate", disable=len(chunks) < 2, leave=False):
-            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-            with torch.inference_mode():
-                out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=self.temperature > 0, top_p=None,
-                                          top_k=None, temperature=self.temperature or None, eos_token_id=sorted(self._stop),
-                                          pad_token_id=tok.pad_token_id)
-            for i, ids in zip(idx, out[:, enc["input_ids"].shape[1]:].tolist()): replies[i] = self._reply(ids, tools)
+            for i, ids in zip(idx, self._new_tokens([prompts[i] for i in idx])): replies[i] = self._reply(ids, tools)
         return replies
 
     def __repr__(self): return f"HFPolicy({str(self.path)!r}, device={self.device!r}, dtype={self.dtype!r})"
