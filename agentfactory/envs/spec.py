@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'RULES', 'BUILTIN_SCENARIOS', 'Limits', 'as_limits', 'ToolSpec', 'TaskSpec', 'CheckerSpec', 'ScenarioSpec',
-           'load_spec_text', 'load_spec', 'check_rules', 'DeclaredScenario', 'SolutionPolicy', 'ScenarioRow',
-           'ScenarioInfo', 'save_scenario', 'list_scenarios', 'get_scenario_spec', 'resolve_scenario']
+           'check_shape', 'load_spec_text', 'load_spec', 'check_rules', 'DeclaredScenario', 'SolutionPolicy',
+           'ScenarioRow', 'ScenarioInfo', 'save_scenario', 'list_scenarios', 'get_scenario_spec', 'resolve_scenario']
 
 # %% ../../nbs/03_envs/02_spec.ipynb #58827725
 class _Strict(BaseModel):
@@ -154,14 +154,15 @@ _SPEC_SHIM = "\n\ndef __af_spec():\n    import json\n    return json.loads(json.
 
 _MAX_DEPTH, _MAX_VALUES = 64, 200_000
 
-def _check_shape(data: Any, where: str) -> None:
-    "At most 64 levels and 200,000 values (a YAML alias counts each time it repeats: no alias bombs, no cycles)."
+def check_shape(data: Any, what: str, max_depth: int = _MAX_DEPTH, max_values: int = _MAX_VALUES) -> None:
+    """Bounded nesting and size of parsed YAML/JSON `data` (`what` names it in the error): a YAML alias counts each
+    time it repeats, so no alias bombs and no cycles."""
     stack, n = [(data, 1)], 0
     while stack:
         v, depth = stack.pop()
         n += 1
-        if depth > _MAX_DEPTH: raise InvalidInput(f"the scenario spec {where} nests deeper than {_MAX_DEPTH} levels")
-        if n > _MAX_VALUES: raise InvalidInput(f"the scenario spec {where} holds over {_MAX_VALUES:,} values (YAML aliases count each time)")
+        if depth > max_depth: raise InvalidInput(f"{what} nests deeper than {max_depth} levels")
+        if n > max_values: raise InvalidInput(f"{what} holds over {max_values:,} values (YAML aliases count each time)")
         if isinstance(v, dict): stack.extend((x, depth + 1) for x in v.values())
         elif isinstance(v, list): stack.extend((x, depth + 1) for x in v)
 
@@ -174,7 +175,7 @@ def _yaml(text: str, what: str) -> Any:
 
 def _validated(data: Any, where: str) -> ScenarioSpec:
     if not isinstance(data, dict): raise InvalidInput(f"a scenario spec is a mapping of fields, got {type(data).__name__} {where}")
-    _check_shape(data, where)
+    check_shape(data, f"the scenario spec {where}")
     try: return ScenarioSpec.model_validate(data)
     except ValidationError as e: raise _invalid(e, where) from None
 

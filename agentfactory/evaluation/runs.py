@@ -537,7 +537,7 @@ def _worker_alive(worker: str | None) -> bool:
 def start_eval_run(run_id: str, store: Store | None = None) -> EvalRun:
     "Run `run_id` in a background thread (in the caller's settings and tenant); returns at once."
     st = _store(store)
-    run = get_eval_run(run_id, st)
+    get_eval_run(run_id, st)                                     # NotFound first
     with st.session() as s:
         r = s.get(_EvalRunRow, run_id)
         if r.status == "running" and _worker_alive(r.worker): raise Conflict(f"eval run {run_id} is already running")

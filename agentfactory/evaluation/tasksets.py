@@ -217,15 +217,9 @@ MAX_TASKS = 50_000
 _MAX_DEPTH, _MAX_VALUES = 32, 500_000
 
 def _check_shape(data: Any) -> None:
-    "Bounded nesting and size (a YAML alias counts each time it repeats: no alias bombs, no cycles)."
-    stack, n = [(data, 1)], 0
-    while stack:
-        v, depth = stack.pop()
-        n += 1
-        if depth > _MAX_DEPTH: raise InvalidInput(f"the tasks nest deeper than {_MAX_DEPTH} levels")
-        if n > _MAX_VALUES: raise InvalidInput(f"the tasks hold over {_MAX_VALUES:,} values (YAML aliases count each time)")
-        if isinstance(v, dict): stack.extend((x, depth + 1) for x in v.values())
-        elif isinstance(v, list): stack.extend((x, depth + 1) for x in v)
+    "Bounded nesting and size of manual tasks (the scenario spec's check, with the tasks' own bounds)."
+    from agentfactory.envs.spec import check_shape
+    check_shape(data, "the task list", max_depth=_MAX_DEPTH, max_values=_MAX_VALUES)
 
 def _tool_args(scenario: Any) -> dict[str, set[str]]:
     "Each tool of the scenario and its argument names."
@@ -291,7 +285,7 @@ def _parse_yaml(text: str) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise InvalidInput(f"the tasks are not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
-    except RecursionError: raise InvalidInput(f"the tasks nest deeper than {_MAX_DEPTH} levels") from None
+    except RecursionError: raise InvalidInput(f"the task list nests deeper than {_MAX_DEPTH} levels") from None
 
 def _parse_jsonl(text: str) -> list:
     rows = []
