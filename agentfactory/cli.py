@@ -1,4 +1,4 @@
-"""`agentfactory demo` runs the pipeline; `agentfactory serve` serves deployed agents over HTTP; `keys` and `audit` manage API keys and read the audit log.
+"""`agentfactory demo` runs the pipeline; `agentfactory serve` serves deployed agents over HTTP; `env validate` checks a scenario you write; `keys` and `audit` manage API keys and read the audit log.
 
 Docs: https://agentfactory.github.io/agentfactory/10_cli/cli.html.md"""
 
@@ -17,14 +17,27 @@ app = typer.Typer(help="Agent Factory: take an LLM agent from zero to deployed."
 
 # %% auto #0
 __all__ = ['app', 'keys_app', 'audit_app', 'env_app', 'eval_app', 'demo', 'serve', 'keys_create', 'keys_list', 'keys_revoke',
-           'audit', 'audit_purge', 'env_serve', 'env_run', 'env_replay', 'eval_run', 'eval_show', 'eval_export', 'main']
+           'audit', 'audit_purge', 'env_serve', 'env_run', 'env_replay', 'env_validate', 'eval_run', 'eval_show',
+           'eval_export', 'main']
+
+# %% ../nbs/10_cli/01_cli.ipynb #levels_parse
+def _levels(text: str | None, option: str = "--levels") -> tuple[int, ...] | None:
+    "Task levels from text such as `1,3` (sorted, no repeats); None stays None (every level)."
+    if text is None: return None
+    try: lv = tuple(sorted({int(x) for x in text.split(",")}))
+    except ValueError: lv = ()
+    if not lv or not all(1 <= x <= 5 for x in lv):
+        raise typer.BadParameter(f"levels are 1..5, comma-separated (e.g. 1,3), got {text!r}", param_hint=option)
+    return lv
 
 # %% ../nbs/10_cli/01_cli.ipynb #9a221c97
+def _rate(x) -> str: return "n/a" if x is None else f"{x:.2f}"       # None: nothing to measure (e.g. no call needed)
+
 def _summary(report: dict) -> str:
     lines = []
     for name, m in report.get("models", {}).items():
-        lv = ", ".join(f"{k} {v['success_rate']:.2f}" for k, v in m.get("by_level", {}).items())
-        lines.append(f"{name}: success {m.get('success_rate', 0):.2f} (tool calls {m.get('tool_accuracy', 0):.2f}; {lv}) "
+        lv = ", ".join(f"{k} {_rate(v.get('success_rate'))}" for k, v in m.get("by_level", {}).items())
+        lines.append(f"{name}: success {_rate(m.get('success_rate'))} (tool calls {_rate(m.get('tool_accuracy'))}; {lv}) "
                      f"base={m.get('base')} params={m.get('params')}")
     g = report.get("gate") or {}
     if g: lines.append(f"gate: {g.get('verdict')} for {g.get('model')} (threshold {g.get('threshold')})")
@@ -45,13 +58,16 @@ def demo(model: str = typer.Option("smollm2", help="smollm2 | tiny | path to a l
          n_train: Optional[int] = typer.Option(None, help="demonstrations in round 1 (default: the model's preset)"),
          n_heldout: Optional[int] = typer.Option(None, help="held-out evaluation tasks (default: the model's preset)"),
          epochs: Optional[float] = typer.Option(None, help="SFT epochs in round 1 (default: the model's preset)"),
-         scenario: Optional[str] = typer.Option(None, help="built-in scenario (options after ?, e.g. support-desk?tools=get_order), stored name or name@version, or a YAML/Python spec file (default: the model's preset)")):
+         scenario: Optional[str] = typer.Option(None, help="built-in scenario (options after ?, e.g. support-desk?tools=get_order), stored name or name@version, or a YAML/Python spec file (default: the model's preset)"),
+         levels: Optional[str] = typer.Option(None, help="task levels to train and evaluate on, comma-separated, e.g. 1,2,3 (default: every level the scenario's training tasks have; the support-desk presets keep 1,2)")):
     "Run the whole pipeline: environment, data, training, evaluation + gate, deployment."
     from agentfactory.pipeline import run_pipeline
+    lv = _levels(levels)
     overrides = {k: v for k, v in dict(n_train=n_train, n_heldout=n_heldout, epochs=epochs).items() if v is not None}
     if model not in ("smollm2", "tiny") and not Path(model).is_dir():
         raise typer.BadParameter(f"{model!r} is neither smollm2, tiny nor a local folder", param_hint="--model")
-    report = run_pipeline(model, out, max_rounds=rounds, overrides=overrides, echo=typer.echo, scenario=scenario)
+    report = run_pipeline(model, out, max_rounds=rounds, overrides=overrides, echo=typer.echo, scenario=scenario,
+                          levels=list(lv) if lv else None)
     typer.echo("\n" + _summary(report) + f"\n\nreport: {Path(out).resolve()/'report.json'}")
     if (report.get("gate") or {}).get("verdict") != "PASS":
         typer.echo("verdict: the gate failed in every round; nothing was deployed.", err=True)
@@ -188,7 +204,7 @@ def audit_purge():
     typer.echo(f"purged {n} audit row(s) older than {get_settings().audit_retention_days} days")
 
 # %% ../nbs/10_cli/01_cli.ipynb #dcf4a4bc
-env_app = typer.Typer(help="Environments: serve a scenario over HTTP, roll out, replay runs.", no_args_is_help=True)
+env_app = typer.Typer(help="Environments: serve a scenario over HTTP, roll out, replay runs, validate a spec.", no_args_is_help=True)
 app.add_typer(env_app, name="env")
 
 @env_app.command("serve")
@@ -205,16 +221,18 @@ def env_serve(scenario: str = typer.Argument(..., help="built-in name, stored na
 @env_app.command("run")
 def env_run(scenario: str = typer.Argument(..., help="built-in name, stored name or name@version, or a YAML/Python spec file"),
             split: str = typer.Option("train", help="train | heldout"),
-            n: Optional[int] = typer.Option(None, help="how many tasks (default: all)"),
+            levels: Optional[str] = typer.Option(None, help="only tasks of these levels, comma-separated, e.g. 1,2 (default: all)"),
+            n: Optional[int] = typer.Option(None, help="how many tasks, drawn from those levels (default: all)"),
             workers: int = typer.Option(1, help="parallel workers"),
             seed: int = typer.Option(0, help="seed for drawing tasks and for faults")):
     "Roll the scenario's scripted expert out over its tasks; store the runs; print the success rate."
     from agentfactory.envs.env import all_tasks, rollout
     from agentfactory.envs.spec import resolve_scenario
     import random
+    lv = _levels(levels)
     sc = resolve_scenario(scenario)
     try:
-        tasks = all_tasks(sc, split)
+        tasks = all_tasks(sc, split, lv)
         if n is not None: tasks = random.Random(seed).sample(tasks, min(n, len(tasks)))
         # one worker uses this instance; more workers get one each (their own state, their own browser)
         runs = rollout(sc.expert(), sc if workers == 1 else scenario, tasks, workers=workers, seed=seed, model_version="expert")
@@ -237,6 +255,74 @@ def env_replay(run_id: str = typer.Argument(..., help="a stored run (trajectory)
         out["replay_success"] = again.success
     out["live_differences"] = rerun(stored)
     typer.echo(json.dumps(out, indent=1, default=str))
+
+# %% ../nbs/10_cli/01_cli.ipynb #env_validate
+def _load(ref: str):
+    "The scenario, its expert and all its tasks; a scenario that does not load ends the command with why (exit code 2)."
+    from agentfactory.core.errors import InvalidInput, NotFound
+    from agentfactory.envs.env import all_tasks
+    from agentfactory.envs.spec import resolve_scenario
+    sc = None
+    try:
+        sc = resolve_scenario(ref)
+        expert = sc.expert()      # first: a declared scenario makes its tasks here and raises on a bad one (all_tasks would skip it)
+        return sc, expert, [t for split in ("train", "heldout") for t in all_tasks(sc, split)]
+    except (InvalidInput, NotFound) as e:
+        if hasattr(sc, "close"): sc.close()
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+def _per_level(tasks, splits, cell) -> list[list[str]]:
+    "A row per level: the level, its task kinds, then `cell(tasks)` of that level for each split."
+    rows = []
+    for lv in sorted({t.level for t in tasks}):
+        mine = [t for t in tasks if t.level == lv]
+        rows.append([str(lv), ", ".join(sorted({t.kind for t in mine})), *(cell([t for t in mine if t.split == s]) for s in splits)])
+    return rows
+
+def _describe(sc, tasks) -> None:
+    typer.echo(f"scenario {sc.id}, version {sc.version}")
+    for f in (t.get("function", t) for t in sc.tools):
+        typer.echo(f"  tool {f['name']}({', '.join(f.get('parameters', {}).get('required', []))})")
+    _table(f"{len(tasks)} task(s)", ["level", "kinds", "train", "heldout"],
+           _per_level(tasks, ("train", "heldout"), lambda ts: str(len(ts))))
+
+def _failures(sc, failed: list, show: int) -> None:
+    "Each failed task (up to `show`): its question, the expert's answer and the checker's reasons."
+    explain = getattr(sc, "explain", None)
+    for task, traj in failed[:show]:
+        typer.echo(f"FAILED {task.id} (level {task.level}, {task.split}): {_safe(task.question)}\n  answer: {traj.answer!r}")
+        for why in (explain(task, traj) if explain else []) or ["(the checker gave no reason)"]: typer.echo(f"  - {_safe(why)}")
+    if len(failed) > show: typer.echo(f"... and {len(failed) - show} more (--show {len(failed)} prints them all)")
+
+@env_app.command("validate")
+def env_validate(file: str = typer.Argument(..., help="a YAML/Python spec file, or any scenario: built-in name (options after ?), stored name or name@version"),
+                 levels: Optional[str] = typer.Option(None, help="levels to check, comma-separated, e.g. 1,2 (default: all)"),
+                 split: str = typer.Option("all", help="train | heldout | all"),
+                 show: int = typer.Option(5, min=0, help="how many failures to print")):
+    """Check a scenario: print its tools and task counts, run its scripted expert (with the declared faults) on the
+    selected tasks and print the ones the checker rejects. Exit code 0 when the expert solves every selected task, 1
+    when it fails one (or none is selected), 2 when the scenario does not load."""
+    from agentfactory.envs.loop import run_episodes
+    lv = _levels(levels)
+    if split not in ("train", "heldout", "all"): raise typer.BadParameter(f"{split!r} is not train, heldout or all", param_hint="--split")
+    splits = ("train", "heldout") if split == "all" else (split,)
+    sc, expert, tasks = _load(file)
+    try:
+        _describe(sc, tasks)
+        tasks = [t for t in tasks if t.split in splits and (lv is None or t.level in lv)]
+        if not tasks:
+            typer.echo(f"nothing to check: no task at levels {levels or '1..5'} in split {split}", err=True)
+            raise typer.Exit(1)
+        trajs = run_episodes(expert, sc, tasks, progress=True)
+        ok = {t.id: bool(tr.success) for t, tr in zip(tasks, trajs)}
+        _table("the expert solved", ["level", "kinds", *splits],
+               _per_level(tasks, splits, lambda ts: f"{sum(ok[t.id] for t in ts)}/{len(ts)}" if ts else "-"))
+        _failures(sc, [(t, tr) for t, tr in zip(tasks, trajs) if not ok[t.id]], show)
+    finally:
+        if hasattr(sc, "close"): sc.close()
+    typer.echo(f"expert solved {sum(ok.values())}/{len(tasks)} task(s)")
+    if not all(ok.values()): raise typer.Exit(1)
 
 # %% ../nbs/10_cli/01_cli.ipynb #c9ad9334
 eval_app = typer.Typer(help="Evaluation: run models on a taskset, show a run, export it for Inspect AI.", no_args_is_help=True)

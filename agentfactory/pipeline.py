@@ -43,8 +43,9 @@ class PipelineState:
 # %% ../nbs/10_cli/00_pipeline.ipynb #f22cf716
 PRESETS: dict[str, dict[str, Any]] = {
     "smollm2": dict(n_train=200, n_heldout=60, epochs=1.0, batch_size=8, learning_rate=8e-4, lora_layers=20,
-                    scenario="support-desk?tools=get_order"),
-    "tiny": dict(n_train=240, n_heldout=60, epochs=3.0, batch_size=16, learning_rate=3e-3, scenario="support-desk"),
+                    scenario="support-desk?tools=get_order", levels=[1, 2], max_steps=4),
+    "tiny": dict(n_train=240, n_heldout=60, epochs=3.0, batch_size=16, learning_rate=3e-3, scenario="support-desk",
+                 levels=[1, 2], max_steps=4),
 }
 
 def preset(model: str) -> dict[str, Any]:
@@ -70,12 +71,26 @@ def _run_step(nb: str, out: Path, params: dict, progress: bool) -> None:
         raise PipelineError(f"step {nb} failed: {e.ename}: {e.evalue} (executed notebook: {out/nb})") from None
     PipelineState(out).update(timings_s={nb.split("_", 1)[1].removesuffix(".ipynb"): round(time.time() - t0, 1)})
 
+def _levels(levels: Any) -> list[int] | None:
+    if levels is None: return None
+    lv = [levels] if isinstance(levels, int) else list(levels)
+    if not lv or any(isinstance(x, bool) or not isinstance(x, int) or not 1 <= x <= 5 for x in lv):
+        raise InvalidInput(f"levels are task levels from 1 to 5, got {levels!r}")
+    return sorted(set(lv))
+
+def _span(levels: list[int]) -> str:
+    return f"L{levels[0]}–L{levels[-1]}" if levels == list(range(levels[0], levels[-1] + 1)) and len(levels) > 2 else ", ".join(f"L{x}" for x in levels)
+
 def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_rounds: int|None = None,
-                 progress: bool = True, overrides: dict|None = None, echo=print, scenario: str|None = None) -> dict:
+                 progress: bool = True, overrides: dict|None = None, echo=print, scenario: str|None = None,
+                 levels: list[int] | None = None) -> dict:
     """Run the whole pipeline on `scenario` (a built-in name with options, a stored `name[@version]` or a spec file;
-    default: the model's preset); returns the report (also written to `out/report.json`)."""
+    default: the model's preset) at `levels` (default: every level the scenario has; the support desk's presets: L1–L2);
+    returns the report (also written to `out/report.json`)."""
     out = Path(out).resolve()
+    levels = _levels(levels)
     scenario = scenario or preset(model)["scenario"]
+    own = scenario.split("?")[0] == preset(model)["scenario"].split("?")[0]      # the preset's sizes fit its scenario
     if Path(scenario).suffix in (".yaml", ".yml", ".py"):
         if not Path(scenario).is_file(): raise NotFound(f"no scenario file {scenario}")
         scenario = str(Path(scenario).resolve())          # the step notebooks run in another directory
@@ -88,22 +103,36 @@ def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_roun
                       AGENTFACTORY_BASE_CACHE=str(base_cache))
     set_settings(None)
     cfg = {**preset(model), **(overrides or {})}
+    if not own: cfg.update(levels=None, max_steps=None)
     rounds = max_rounds or get_settings().gate_max_rounds
     t0 = time.time()
     echo(f"[1/5] environment ({scenario}) + base model ({model})")
-    _run_step("01_environment.ipynb", out, dict(model=model, scenario=scenario), progress)
+    _run_step("01_environment.ipynb", out, dict(model=model, scenario=scenario, levels=levels or cfg.get("levels")), progress)
+    st = PipelineState(out).load()
+    lv = st["levels"]
+    echo(f"      {st['scenario']['id']}@{st['scenario']['version']}: levels {_span(lv)}, "
+         f"{st['scenario']['train_tasks']} training and {st['scenario']['heldout_tasks']} held-out tasks at these levels")
     verdict = None
     for r in range(1, rounds + 1):
         n_train, epochs = int(cfg["n_train"] * r), cfg["epochs"] * r
-        echo(f"[2/5] data: {n_train} expert demonstrations (round {r})")
+        echo(f"[2/5] data: expert demonstrations at {_span(lv)} (round {r})")
         _run_step("02_data.ipynb", out, dict(n_train=n_train, seed=r - 1), progress)
-        echo(f"[3/5] train: SFT, {epochs:g} epoch(s)")
+        d = PipelineState(out).load()["data"]
+        echo(f"      {d['demonstrations']} demonstrations ({', '.join(f'L{k} {v}' for k, v in d['by_level'].items())}) "
+             f"-> dataset {d['dataset']}, {d['rows']} rows" + (f"; asked for {n_train}, the scenario has {d['available']} "
+             "training tasks at these levels" if d["demonstrations"] < n_train else "")
+             + (f"; {d['expert_failed']} the expert failed were left out" if d.get("expert_failed") else ""))
+        echo(f"[3/5] train: SFT, {epochs:g} epoch(s) over {d['rows']} rows")
         _run_step("03_train.ipynb", out, dict(epochs=epochs, batch_size=cfg["batch_size"],
                                               learning_rate=cfg["learning_rate"], lora_layers=cfg.get("lora_layers")),
                   progress)
-        echo(f"[4/5] evaluate on {cfg['n_heldout']} held-out tasks")
-        _run_step("04_evaluate.ipynb", out, dict(n_heldout=cfg["n_heldout"]), progress)
-        verdict = PipelineState(out).load()["gate"]["verdict"]
+        echo(f"[4/5] evaluate on held-out tasks at {_span(lv)}")
+        _run_step("04_evaluate.ipynb", out, dict(n_heldout=cfg["n_heldout"], max_steps=cfg.get("max_steps")), progress)
+        st = PipelineState(out).load()
+        e, verdict = st["evaluation"], st["gate"]["verdict"]
+        echo(f"      {e['tasks']} held-out tasks" + (f" (asked for {e['asked']}; the scenario has {e['tasks']} at these levels)"
+                                                       if e["tasks"] < e["asked"] else "") + ": "
+             + "; ".join(f"{m} success {v['success_rate']:.2f}" for m, v in st["models"].items() if m in e["models"]))
         echo(f"      gate: {verdict}")
         if verdict == "PASS": break
     if verdict == "PASS":
@@ -117,6 +146,7 @@ def run_pipeline(model: str = "smollm2", out: str|Path = "demo_out", *, max_roun
 def build_report(out: str|Path) -> dict:
     "Assemble `report.json` from the run's state."
     st = PipelineState(out).load()
-    return {"scenario": st.get("scenario"), "models": st.get("models", {}), "gate": st.get("gate", {}), "deployment": st.get("deployment"),
+    return {"scenario": st.get("scenario"), "levels": st.get("levels"), "data": st.get("data"), "evaluation": st.get("evaluation"),
+            "models": st.get("models", {}), "gate": st.get("gate", {}), "deployment": st.get("deployment"),
             "session_check": st.get("session_check"), "datasets": st.get("datasets", {}),
             "timings_s": st.get("timings_s", {}), "machine": st.get("machine", {}), "rounds": st.get("rounds", [])}

@@ -261,7 +261,11 @@ def _no_main_script():
         if path is not None: main.__file__ = path
 
 def _worker_init(parent: int) -> None:
-    "In a worker: build the analyzer, and exit when the parent is gone (killed with -9 it sends no shutdown)."
+    """In a worker: ignore Ctrl-C (the parent decides: a Jupyter kernel interrupted or shut down signals its whole
+    process group, and each worker would print a `KeyboardInterrupt` traceback), build the analyzer, and exit when
+    the parent is gone (killed with -9 it sends no shutdown)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     get_analyzer()
     def watch():
         while os.getppid() == parent: time.sleep(1.0)

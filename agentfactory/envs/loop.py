@@ -80,11 +80,13 @@ def _tool_correct(scenario, task: Task, traj: Trajectory) -> bool | None:
     f = getattr(scenario, "tool_correct", None)
     return bool(f(task, traj)) if f is not None else None
 
-def run_episodes(policy: Policy, scenario: Scenario, tasks: list[Task], *, max_steps: int | None = 4,
+def run_episodes(policy: Policy, scenario: Scenario, tasks: list[Task], *, max_steps: int | None = None,
                  source: str = "rollout", model_version: str = "", seed: int | None = None,
                  progress: bool = True, limits: Any = None, batch_size: int | None = None) -> list[Trajectory]:
     """Run one episode per task in an `AgentEnv` each, batched across episodes (`batch_size` at a time, default
-    all, or the scenario's `max_concurrent_episodes`); returns scored trajectories in task order."""
+    all, or the scenario's `max_concurrent_episodes`); returns scored trajectories in task order. `max_steps`
+    (default: the scenario's own `limits.max_steps`) overrides the step limit. A policy with `begin_episode(conversation,
+    task)` / `end_episode(conversation)` is told which task each conversation is (a scripted expert needs that)."""
     from tqdm.auto import tqdm
     from agentfactory.envs.env import AgentEnv
     from agentfactory.envs.spec import as_limits
@@ -99,16 +101,23 @@ def run_episodes(policy: Policy, scenario: Scenario, tasks: list[Task], *, max_s
               disable=not progress) as bar:
         for start in range(0, len(tasks), batch_size):
             batch = list(zip(envs[start:start + batch_size], tasks[start:start + batch_size]))
-            for env, task in batch: env.reset(seed=seed, options={"task": task, "reset_state": False})
+            begin, end = getattr(policy, "begin_episode", None), getattr(policy, "end_episode", None)
+            for env, task in batch:
+                env.reset(seed=seed, options={"task": task, "reset_state": False})
+                if begin: begin(env.messages, task)
             active = [env for env, _ in batch]
-            while active:
-                replies, gen_ms = _act(policy, [env.messages for env in active], scenario.tools)
-                still = []
-                for env, reply in zip(active, replies):
-                    _, _, terminated, truncated, _ = env.step(reply, latency_ms=gen_ms)
-                    if not (terminated or truncated): still.append(env)
-                bar.update(len(active) - len(still))
-                active = still
+            try:
+                while active:
+                    replies, gen_ms = _act(policy, [env.messages for env in active], scenario.tools)
+                    still = []
+                    for env, reply in zip(active, replies):
+                        _, _, terminated, truncated, _ = env.step(reply, latency_ms=gen_ms)
+                        if not (terminated or truncated): still.append(env)
+                    bar.update(len(active) - len(still))
+                    active = still
+            finally:
+                for env, _ in batch:
+                    if end: end(env.messages)
     return [env.trajectory() for env in envs]
 
 # %% ../../nbs/03_envs/01_loop.ipynb #9351e2ea

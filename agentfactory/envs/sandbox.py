@@ -191,8 +191,12 @@ def _worker(cfg_json):
 _WORKER_CODE: str | None = None
 _LIVE: weakref.WeakSet = weakref.WeakSet()        # started sandboxes, stopped at exit if nobody closed them
 
+_EXITING = False                                   # the interpreter is exiting: workers die on purpose
+
 @atexit.register
 def _close_live():
+    global _EXITING
+    _EXITING = True
     for sb in list(_LIVE):
         try: sb.close()
         except Exception: pass
@@ -411,7 +415,7 @@ class SandboxPool:
         self._starting.clear(); sel.close()
 
     def _failed(self, msg: str):
-        log.warning("sandbox pool: %s", msg)
+        if not (_EXITING or self._closed): log.warning("sandbox pool: %s", msg)   # at exit a starting worker is stopped, not failed
         with self._cond:
             self._counts["failed_starts"] += 1; self._fail_streak += 1; self._last_error = msg
             self._cond.notify_all()

@@ -20,9 +20,11 @@ from ..core.store import Base, Store, get_store
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'RULES', 'BUILTIN_SCENARIOS', 'Limits', 'as_limits', 'ToolSpec', 'TaskSpec', 'CheckerSpec', 'ScenarioSpec',
-           'check_shape', 'load_spec_text', 'load_spec', 'check_rules', 'DeclaredScenario', 'SolutionPolicy',
-           'ScenarioRow', 'ScenarioInfo', 'save_scenario', 'list_scenarios', 'get_scenario_spec', 'resolve_scenario']
+__all__ = ['log', 'WHEN_OPS', 'RULES', 'RULE_SCOPES', 'EXPERT_VALUES', 'BUILTIN_SCENARIOS', 'Limits', 'as_limits', 'ToolSpec',
+           'TaskSpec', 'rule_name', 'rule_applies', 'CheckerSpec', 'ScenarioSpec', 'check_shape', 'load_spec_text',
+           'load_spec', 'TemplateError', 'lookup', 'fill', 'template_names', 'check_rules', 'check_task_rules',
+           'DeclaredScenario', 'checker_view', 'play_solution', 'SolutionPolicy', 'ScenarioRow', 'ScenarioInfo',
+           'save_scenario', 'list_scenarios', 'get_scenario_spec', 'resolve_scenario']
 
 # %% ../../nbs/03_envs/02_spec.ipynb #58827725
 class _Strict(BaseModel):
@@ -89,16 +91,50 @@ class TaskSpec(_Strict):
     @classmethod
     def _solution(cls, v):
         for i, s in enumerate(v or []):
-            if not (set(s) <= {"call", "arguments"} and "call" in s) and set(s) != {"answer"}:
-                raise ValueError(f"solution[{i}] must be {{call, arguments}} or {{answer}}, got keys {sorted(s)}")
+            kind = "call" if "call" in s else "answer" if "answer" in s else None
+            if kind is None or not set(s) <= _STEP_KEYS[kind]:
+                raise ValueError(f"solution[{i}] must be {{call, arguments, retry, when}} or {{answer, when}}, got keys {sorted(s)}")
+            if kind == "call" and not isinstance(s["call"], str): raise ValueError(f"solution[{i}].call must be a tool name")
+            if kind == "call" and not isinstance(s.get("arguments") or {}, dict): raise ValueError(f"solution[{i}].arguments must be a mapping")
+            if kind == "answer" and not isinstance(s["answer"], str): raise ValueError(f"solution[{i}].answer must be text")
+            r = s.get("retry", 0)
+            if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= 10:
+                raise ValueError(f"solution[{i}].retry must be a whole number from 0 to 10, got {r!r}")
+            if "when" in s: _check_when(s["when"], f"solution[{i}].when")
         if v and "answer" not in v[-1]: raise ValueError("a solution ends with an {answer: ...} step")
         return v
+
+_STEP_KEYS = {"call": {"call", "arguments", "retry", "when"}, "answer": {"answer", "when"}}
+WHEN_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "in", "contains", "exists")
+
+_PATH_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
+
+def _check_when(when: Any, where: str) -> None:
+    "A `when` maps paths to a value (equality) or to `{op: value}` with ops from `WHEN_OPS`."
+    if not isinstance(when, dict) or not when: raise ValueError(f"{where} must be a mapping of paths to conditions")
+    for path, cond in when.items():
+        if not _PATH_RE.fullmatch(str(path)): raise ValueError(f"{where}: {path!r} is not a path like result.status or results.0.id")
+        if isinstance(cond, dict) and len(cond) == 1 and next(iter(cond)) not in WHEN_OPS:
+            raise ValueError(f"{where}.{path}: unknown operator {next(iter(cond))!r}; operators are {', '.join(WHEN_OPS)} "
+                             "(to compare with a mapping write {eq: {...}})")
 
 RULES = ("answer_mentions", "answer_mentions_any", "answer_not_mentions", "answer_matches", "tool_called",
          "tool_not_called", "max_tool_calls", "no_tool_errors")
 
+RULE_SCOPES = ("levels", "kinds")
+
+def rule_name(rule: dict) -> str:
+    "The rule's kind (`answer_mentions`, `tool_called`, ...) — its one key besides the scope keys."
+    return next(k for k in rule if k not in RULE_SCOPES)
+
+def rule_applies(rule: dict, task: Task) -> bool:
+    "Does a rule scoped with `levels`/`kinds` apply to `task` (an unscoped rule applies to every task)?"
+    lv, kinds = rule.get("levels"), rule.get("kinds")
+    return ((lv is None or task.level in _as_list(lv)) and (kinds is None or task.kind in _as_list(kinds)))
+
 class CheckerSpec(_Strict):
-    "Declarative `rules` (all must hold) and/or the name of a Python `check(task, trajectory)` function in `code`."
+    """Declarative `rules` (all that apply to a task must hold; a rule may be scoped with `levels`/`kinds`) and/or the
+    name of a Python `check(task, trajectory)` function in `code`."""
     rules: list[dict[str, Any]] = Field(default_factory=list)
     python: str | None = None
 
@@ -106,8 +142,16 @@ class CheckerSpec(_Strict):
     @classmethod
     def _rules(cls, v):
         for i, r in enumerate(v):
-            if len(r) != 1 or next(iter(r)) not in RULES:
-                raise ValueError(f"rule {i} must be one of {', '.join(RULES)} (one key per rule), got {sorted(r)}")
+            keys = [k for k in r if k not in RULE_SCOPES] if isinstance(r, dict) else []
+            if len(keys) != 1 or keys[0] not in RULES:
+                raise ValueError(f"rule {i} must be one of {', '.join(RULES)} (one per rule, optionally scoped with "
+                                 f"levels and/or kinds), got {sorted(r) if isinstance(r, dict) else r!r}")
+            for lv in _as_list(r.get("levels", [])):
+                if isinstance(lv, bool) or not isinstance(lv, int) or not 1 <= lv <= 5:
+                    raise ValueError(f"rule {i} ({keys[0]}): levels are whole numbers from 1 to 5, got {r['levels']!r}")
+            if "levels" in r and not _as_list(r["levels"]): raise ValueError(f"rule {i} ({keys[0]}): levels is empty")
+            if "kinds" in r and (not _as_list(r["kinds"]) or not all(isinstance(k, str) and k for k in _as_list(r["kinds"]))):
+                raise ValueError(f"rule {i} ({keys[0]}): kinds is a task kind or a list of them, got {r['kinds']!r}")
         return v
 
 class ScenarioSpec(_Strict):
@@ -121,6 +165,8 @@ class ScenarioSpec(_Strict):
     initial_state: dict[str, Any] = Field(default_factory=dict)
     tasks: list[TaskSpec] = Field(default_factory=list)
     generator: str | None = None
+    state_generator: str | None = None
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     checker: CheckerSpec = Field(default_factory=CheckerSpec)
     limits: Limits = Field(default_factory=Limits)
     faults: dict[str, Any] = Field(default_factory=dict)
@@ -131,10 +177,15 @@ class ScenarioSpec(_Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup: raise ValueError(f"tools: duplicate names {dup}")
         funcs = set(re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", self.code, re.M))
-        need = names + [f for f in (self.generator, self.checker.python) if f]
+        need = names + [f for f in (self.generator, self.state_generator, self.checker.python) if f]
         missing = [n for n in need if n not in funcs]
         if missing: raise ValueError(f"code defines no function(s) {missing}: write `def {missing[0]}(...)` in code")
         if not self.tasks and not self.generator: raise ValueError("give tasks, a generator, or both")
+        for i, r in enumerate(self.checker.rules):
+            name = rule_name(r)
+            tool = r[name].get("name") if name == "tool_called" and isinstance(r[name], dict) else r[name] if name in ("tool_called", "tool_not_called") else None
+            if tool is not None and tool not in names:
+                raise ValueError(f"checker.rules.{i} ({name}) names tool {tool!r}, which is not one of the tools {names}")
         if self.faults:
             from agentfactory.envs.faults import Faults
             Faults.model_validate(self.faults)
@@ -143,7 +194,10 @@ class ScenarioSpec(_Strict):
     @property
     def version(self) -> str:
         "A content hash of the whole spec."
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+        d = self.model_dump(mode="json")
+        for k, default in (("state_generator", None), ("seed", 0)):      # fields added later: old specs keep their versions
+            if d[k] == default: d.pop(k)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 # %% ../../nbs/03_envs/02_spec.ipynb #9bb903ff
 def _invalid(err: ValidationError, where: str) -> InvalidInput:
@@ -214,28 +268,67 @@ def _sandbox(pool=None):
         return _POOL
 
 # %% ../../nbs/03_envs/02_spec.ipynb #b087f8dd
-def _fill(value: Any, expected: dict) -> Any:
+_TPL_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\}")
+
+class TemplateError(InvalidInput):
+    "A `{name}` in a template names nothing in the values it is filled from."
+    def __init__(self, name: str): super().__init__(f"{{{name}}} names nothing"); self.name = name
+
+def lookup(values: Any, path: str) -> Any:
+    "The value at a dotted `path` (`result.books.0.title`) in nested mappings and lists; a `TemplateError` if absent."
+    cur = values
+    for part in path.split("."):
+        if isinstance(cur, dict) and part in cur: cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur): cur = cur[int(part)]
+        else: raise TemplateError(path)
+    return cur
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else "" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v)
+
+def fill(value: Any, values: dict, quote=None) -> Any:
+    """Fill `{name}` and `{dotted.path}` templates in `value` (a string, or lists and mappings of them) from `values`.
+    `{{`/`}}` are literal braces; braces around anything else (JSON, prose) are left as they are. A string that is
+    one template alone takes the value's own type (an integer argument stays an integer). No `str.format`: a
+    template reads values, never attributes. `quote` (e.g. `re.escape`) is applied to each value filled into text."""
     if isinstance(value, str):
-        try: return value.format_map(expected)
-        except KeyError as e: raise InvalidInput(f"a checker rule names {{{e.args[0]}}}, which the task's expected does not have") from None
-    if isinstance(value, list): return [_fill(v, expected) for v in value]
-    if isinstance(value, dict): return {k: _fill(v, expected) for k, v in value.items()}
+        m = _TPL_RE.fullmatch(value)
+        if m and m.group(1): return lookup(values, m.group(1)) if quote is None else quote(_text(lookup(values, m.group(1))))
+        q = quote or (lambda x: x)
+        return _TPL_RE.sub(lambda m: {"{{": "{", "}}": "}"}.get(m.group(0)) or q(_text(lookup(values, m.group(1)))), value)
+    if isinstance(value, list): return [fill(v, values, quote) for v in value]
+    if isinstance(value, dict): return {k: fill(v, values, quote) for k, v in value.items()}
     return value
+
+def template_names(value: Any) -> set[str]:
+    "The first part of every template path in `value` (`{result.status}` -> `result`)."
+    if isinstance(value, str): return {m.group(1).split(".")[0] for m in _TPL_RE.finditer(value) if m.group(1)}
+    if isinstance(value, (list, dict)): return set().union(set(), *(template_names(v) for v in (value.values() if isinstance(value, dict) else value)))
+    return set()
+
+def _fill(value: Any, expected: dict, quote=None) -> Any:
+    try: return fill(value, expected, quote)
+    except TemplateError as e: raise InvalidInput(f"a checker rule names {{{e.name}}}, which the task's expected does not have") from None
 
 def _norm(v: Any) -> str: return re.sub(r"\s+", " ", str(v)).strip().lower()
 
 def _as_list(v) -> list: return v if isinstance(v, list) else [v]
 
+def _empty(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, (list, dict)) and
+                                                                   any(_empty(x) for x in (v.values() if isinstance(v, dict) else v)))
+
 def check_rules(rules: list[dict], task: Task, trajectory: Trajectory) -> tuple[bool, list[str]]:
-    "Evaluate declarative rules; returns (all hold, the rules that failed, in words)."
+    "Evaluate the declarative rules that apply to `task`; returns (all hold, the rules that failed, in words)."
     answer, calls, failed = _norm(trajectory.answer or ""), trajectory.tool_calls, []
     for rule in rules:
-        (name, arg), = rule.items()
-        arg = _fill(arg, task.expected)
+        if not rule_applies(rule, task): continue
+        name = rule_name(rule)
+        arg = _fill(rule[name], task.expected, re.escape if name == "answer_matches" else None)   # a value is text, not regex
         if name == "answer_mentions": ok = all(_norm(a) in answer for a in _as_list(arg))
         elif name == "answer_mentions_any": ok = any(_norm(a) in answer for a in _as_list(arg))
         elif name == "answer_not_mentions": ok = not any(_norm(a) in answer for a in _as_list(arg) if _norm(a))
-        elif name == "answer_matches": ok = re.search(arg, trajectory.answer or "", re.I) is not None
+        elif name == "answer_matches": ok = re.search(str(arg), trajectory.answer or "", re.I) is not None
         elif name == "tool_called":
             want = arg if isinstance(arg, dict) else {"name": arg}
             ok = any(c.function.name == want["name"] and all(_norm(c.function.arguments.get(k, "")) == _norm(v)
@@ -249,6 +342,27 @@ def check_rules(rules: list[dict], task: Task, trajectory: Trajectory) -> tuple[
         if not ok: failed.append(f"{name}: {arg!r}")
     return not failed, failed
 
+def check_task_rules(rules: list[dict], task: Task) -> None:
+    """Fail early, at load: each rule that applies to `task` must fill from its `expected`, and to no empty value
+    (an empty `answer_mentions` would hold for every answer, an empty `answer_not_mentions` for none)."""
+    for i, rule in enumerate(rules):
+        if not rule_applies(rule, task): continue
+        name = rule_name(rule)
+        try:
+            arg = fill(rule[name], task.expected, re.escape if name == "answer_matches" else None)
+            if name == "answer_matches": re.compile(str(arg))
+        except re.error as e:
+            raise InvalidInput(f"task {task.id}: checker rule {i} (answer_matches: {rule[name]!r}) is not a valid regular "
+                               f"expression: {e}") from None
+        except TemplateError as e:
+            raise InvalidInput(f"task {task.id} (level {task.level}, kind {task.kind}): checker rule {i} ({name}) names "
+                               f"{{{e.name}}}, which the task's expected does not have; add it, or scope the rule with "
+                               f"levels/kinds so it does not apply to this task") from None
+        if name not in ("max_tool_calls", "no_tool_errors") and _empty(arg):
+            raise InvalidInput(f"task {task.id} (level {task.level}, kind {task.kind}): checker rule {i} ({name}: "
+                               f"{rule[name]!r}) fills to an empty value, which would silently switch it off; give the "
+                               f"task a value, or scope the rule with levels/kinds")
+
 # %% ../../nbs/03_envs/02_spec.ipynb #c341a0f6
 _TOOL_SHIM = """
 
@@ -257,10 +371,15 @@ def __af_tool(fn, state, args):
     return {"result": result, "state": state}
 
 def __af_check(fn, task, trajectory):
-    return bool(globals()[fn](task, trajectory))
+    r = globals()[fn](task, trajectory)
+    if isinstance(r, (tuple, list)) and len(r) == 2: return [bool(r[0]), None if r[1] is None else str(r[1])]
+    return bool(r)
 
 def __af_tasks(fn, seed, state):
     return list(globals()[fn](seed, state))
+
+def __af_state(fn, seed, state):
+    return globals()[fn](seed, state)
 """
 
 def _check_args(tool: ToolSpec, arguments: Any) -> dict:
@@ -289,7 +408,7 @@ class DeclaredScenario:
         self._source = self.spec.code + _TOOL_SHIM
         self._pool, self._own_pool, self._timeout = pool, False, timeout_s or self.spec.limits.step_timeout_s
         self._lock, self._lock_pool, self._tasks = threading.Lock(), threading.Lock(), None
-        self.state = copy.deepcopy(self.spec.initial_state)
+        self._initial, self._state = None, None
 
     def __repr__(self): return f"DeclaredScenario({self.id!r}, version={self.version!r}, tools={list(self._tools)})"
 
@@ -300,6 +419,28 @@ class DeclaredScenario:
                     from agentfactory.envs.sandbox import SandboxPool
                     self._pool, self._own_pool = SandboxPool(size=1, max_uses=256), True
         return self._pool.run(self._source, function, kwargs, timeout_s=self._timeout)
+
+    def initial_state(self) -> dict:
+        "The state every episode starts from: `initial_state`, or what `state_generator(seed, initial_state)` returns."
+        if self._initial is None:
+            state = copy.deepcopy(self.spec.initial_state)
+            if self.spec.state_generator:
+                state = self._run("__af_state", {"fn": self.spec.state_generator, "seed": self.spec.seed, "state": state})
+                if not isinstance(state, dict):
+                    raise InvalidInput(f"scenario {self.id}: {self.spec.state_generator}(seed, state) must return a dict "
+                                       f"(the state), got {type(state).__name__}")
+                check_shape(state, f"the state made by {self.spec.state_generator}")
+            self._initial = state
+        return self._initial
+
+    @property
+    def state(self) -> dict:
+        "The current state (tools read and change it)."
+        if self._state is None: self._state = copy.deepcopy(self.initial_state())
+        return self._state
+
+    @state.setter
+    def state(self, value: dict): self._state = value
 
     def execute(self, name: str, arguments: dict) -> str:
         "Run tool `name` in the sandbox on the current state; its result as text (JSON unless a string)."
@@ -314,38 +455,60 @@ class DeclaredScenario:
 
     def reset_state(self):
         "Restore the initial state."
-        with self._lock: self.state = copy.deepcopy(self.spec.initial_state)
+        initial = self.initial_state()
+        with self._lock: self._state = copy.deepcopy(initial)
+
+    def _python(self, task: Task, trajectory: Trajectory) -> tuple[bool, str | None]:
+        "The Python checker's verdict and its reason (None when it gave none)."
+        out = self._run("__af_check", {"fn": self.spec.checker.python, "task": task.model_dump(mode="json"),
+                                       "trajectory": checker_view(trajectory)})
+        return (bool(out[0]), out[1]) if isinstance(out, list) else (bool(out), None)
 
     def check(self, task: Task, trajectory: Trajectory) -> bool:
-        "All declarative rules hold and the Python checker (if any, run in the sandbox) says yes."
+        "All declarative rules that apply hold and the Python checker (if any, run in the sandbox) says yes."
         ok, _ = check_rules(self.spec.checker.rules, task, trajectory)
-        if ok and self.spec.checker.python:
-            ok = bool(self._run("__af_check", {"fn": self.spec.checker.python, "task": task.model_dump(mode="json"),
-                                               "trajectory": trajectory.model_dump(mode="json")}))
+        if ok and self.spec.checker.python: ok = self._python(task, trajectory)[0]
         return ok
 
     def explain(self, task: Task, trajectory: Trajectory) -> list[str]:
-        "The declarative rules a trajectory fails, in words (empty when all hold)."
-        return check_rules(self.spec.checker.rules, task, trajectory)[1]
+        "Why `check` says no, in words: the rules that fail, then the Python checker's reason (empty when all hold)."
+        failed = check_rules(self.spec.checker.rules, task, trajectory)[1]
+        if self.spec.checker.python:
+            ok, why = self._python(task, trajectory)
+            if not ok: failed.append(f"python {self.spec.checker.python}: {why or 'returned False'}")
+        return failed
 
     def _all_tasks(self) -> list[Task]:
         if self._tasks is not None: return self._tasks
         specs = list(self.spec.tasks)
         if self.spec.generator:
-            made = self._run("__af_tasks", {"fn": self.spec.generator, "seed": 0, "state": self.spec.initial_state})
+            made = self._run("__af_tasks", {"fn": self.spec.generator, "seed": self.spec.seed, "state": self.initial_state()})
             try: specs += [TaskSpec.model_validate(t) for t in made]
             except ValidationError as e: raise _invalid(e, f"(tasks made by {self.spec.generator})") from None
-        tasks, self._solutions = [], {}
+        tasks, solutions = [], {}
         for i, t in enumerate(specs):
             task = Task(id=t.id or f"{self.id}-{i}", scenario_id=self.id, level=t.level, question=t.question,
                         split=t.split, kind=t.kind, expected=t.expected)
-            for rule in self.spec.checker.rules: _fill(next(iter(rule.values())), task.expected)   # fail early on bad names
+            check_task_rules(self.spec.checker.rules, task)          # fail early on missing or empty values
+            if t.solution: solutions[task.id] = (self._checked_solution(task, t.solution), task.expected)
             tasks.append(task)
-            if t.solution: self._solutions[task.question] = (t.solution, task.expected)
         ids = [t.id for t in tasks]
-        if len(set(ids)) != len(ids): raise InvalidInput(f"scenario {self.id}: task ids are not unique")
-        self._tasks = tasks
+        if len(set(ids)) != len(ids):
+            dup = sorted({x for x in ids if ids.count(x) > 1})[:5]
+            raise InvalidInput(f"scenario {self.id}: task ids are not unique: {dup}")
+        self._tasks, self._solutions = tasks, solutions
         return tasks
+
+    def _checked_solution(self, task: Task, solution: list[dict]) -> list[dict]:
+        "A task's solution whose tools exist and whose templates name the task's `expected` or the expert's own values."
+        for i, s in enumerate(solution):
+            if "call" in s and s["call"] not in self._tools:
+                raise InvalidInput(f"task {task.id}: solution[{i}] calls {s['call']!r}, which is not one of the tools {list(self._tools)}")
+            names = template_names([s.get("arguments"), s.get("answer"), list(s.get("when") or {})]) - set(task.expected) - set(EXPERT_VALUES)
+            if names:
+                raise InvalidInput(f"task {task.id}: solution[{i}] names {{{sorted(names)[0]}}}, which is neither in the task's "
+                                   f"expected nor one of the expert's values ({', '.join(EXPERT_VALUES)})")
+        return solution
 
     def tasks(self, split: str = "train", levels: tuple[int, ...] | int | None = None, n: int | None = None,
               seed: int = 0) -> list[Task]:
@@ -357,16 +520,21 @@ class DeclaredScenario:
         if n < 1: raise InvalidInput(f"n must be at least 1, got {n}")
         return random.Random(seed).sample(pool, min(n, len(pool)))
 
+    def levels(self, split: str = "train") -> list[int]:
+        "The levels this scenario has tasks at in `split`."
+        return sorted({t.level for t in self.tasks(split)})
+
     def corpus(self) -> list[str]:
         "Texts to train a tokenizer on (the tiny model): prompt, tool schemas, training questions and answers."
         train = self.tasks("train")
-        return ([self.system_prompt, json.dumps(self.tools)] + [t.question for t in train]
-                + [json.dumps(self.spec.initial_state)] + [s["answer"] for q, (sol, _) in self._solutions.items() for s in sol if "answer" in s])
+        answers = [s["answer"] for t in train for s in self._solutions.get(t.id, ([], {}))[0] if "answer" in s]
+        return [self.system_prompt, json.dumps(self.tools)] + [t.question for t in train] + [json.dumps(self.initial_state())] + answers
 
     def expert(self) -> "SolutionPolicy":
-        "The scripted expert: follows each task's `solution`."
+        "The scripted expert: plays each task's `solution`."
         self._all_tasks()
-        return SolutionPolicy(self._solutions)
+        return SolutionPolicy(self._solutions, {t.question: t.id for t in reversed(self._tasks) if t.id in self._solutions},
+                              ambiguous={t.question for t in self._tasks if sum(u.question == t.question for u in self._tasks) > 1})
 
     def close(self):
         "Stop this scenario's own sandbox worker, if it started one."
@@ -375,24 +543,110 @@ class DeclaredScenario:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
+def _body(text: str | None) -> Any:
+    try: return json.loads(text or "")
+    except (ValueError, RecursionError): return text
+
+def _error_of(body: Any) -> str | None:
+    "The error a tool result reports (`{\"error\": ...}`), or None."
+    return str(body["error"]) or "error" if isinstance(body, dict) and "error" in body else None
+
+def checker_view(trajectory: Trajectory) -> dict:
+    """What a Python checker receives as `trajectory`: the record as JSON, plus `answer` (the final assistant text or
+    None) and `calls` (`[{name, arguments, result, error}]`, results parsed from JSON where they are JSON)."""
+    results = {m.tool_call_id: m.content for m in trajectory.messages if m.role == "tool"}
+    calls = []
+    for c in trajectory.tool_calls:
+        body = _body(results.get(c.id))
+        calls.append({"name": c.function.name, "arguments": c.function.arguments, "result": body, "error": _error_of(body)})
+    return {**trajectory.model_dump(mode="json"), "answer": trajectory.answer, "calls": calls}
+
+# %% ../../nbs/03_envs/02_spec.ipynb #3128dc0f
+EXPERT_VALUES = ("result", "results", "failed", "error")
+_MISSING = object()
+
+def _holds(when: dict | None, values: dict) -> bool:
+    "Does every condition of a step's `when` hold on `values`?"
+    for path, cond in (when or {}).items():
+        try: v = lookup(values, path)
+        except TemplateError: v = _MISSING
+        op, arg = next(iter(cond.items())) if isinstance(cond, dict) and len(cond) == 1 and next(iter(cond)) in WHEN_OPS else ("eq", cond)
+        if op == "exists": ok = (v is not _MISSING) == bool(arg)
+        elif v is _MISSING: ok = op == "ne"
+        elif op == "eq": ok = v == arg
+        elif op == "ne": ok = v != arg
+        elif op == "in": ok = isinstance(arg, list) and v in arg
+        elif op == "contains": ok = isinstance(v, (str, list)) and (str(arg) in v if isinstance(v, str) else arg in v)
+        else:
+            try: ok = {"gt": v > arg, "ge": v >= arg, "lt": v < arg, "le": v <= arg}[op]
+            except TypeError: ok = False
+        if not ok: return False
+    return True
+
+def _say(text: str) -> Message: return Message(role="assistant", content=text)
+
+def play_solution(solution: list[dict], expected: dict, turn: list[Message]) -> Message:
+    """The expert's next message for a task whose `solution` it plays, given the messages of this turn so far (its own
+    calls and their results). Call steps run in order (skipped when their `when` does not hold); a call whose result
+    is an error is made again up to `retry` times; when it still fails, the remaining calls are skipped (`failed`).
+    Then the first answer step whose `when` holds is the answer."""
+    done = [_body(m.content) for m in turn if m.role == "tool"]
+    names = [c.function.name for m in turn if m.role == "assistant" for c in m.tool_calls or []]
+    values = {**expected, "result": None, "results": {}, "failed": False, "error": ""}
+    i = 0
+    try:
+        for step in solution:
+            if "answer" in step:
+                if _holds(step.get("when"), values): return _say(_text(fill(step["answer"], values)))
+                continue
+            if values["failed"] or not _holds(step.get("when"), values): continue
+            for _ in range(step.get("retry", 0) + 1):
+                if i >= len(done):
+                    args = fill(step.get("arguments") or {}, values)
+                    return Message(role="assistant", tool_calls=[ToolCall(function=FunctionCall(name=step["call"], arguments=args))])
+                body, i = done[i], i + 1
+                if (err := _error_of(body)) is None:
+                    n = str(len([k for k in values["results"] if k.isdigit()]))
+                    values.update(result=body, error="")
+                    values["results"].update({n: body, names[i - 1] if i - 1 < len(names) else step["call"]: body})
+                    break
+                values["error"] = err
+            else: values["failed"] = True
+    except TemplateError as e:          # the script reads a value the tool did not return: say so, the checker fails it
+        return _say(f"The expert's solution names {{{e.name}}}, which its values do not have.")
+    return _say(f"Sorry, I could not finish this: {values['error']}" if values["failed"] else "I do not know how to answer this.")
+
 class SolutionPolicy:
-    "A scripted policy that plays each task's written solution: its tool calls in order, then its answer."
+    """A scripted policy that plays each task's written solution (`play_solution`). It knows a conversation's task
+    from `begin_episode` (which `run_episodes` calls), else from the question when only one task asks it."""
     name = "expert"
-    def __init__(self, solutions: dict[str, tuple[list[dict], dict]]): self.solutions = solutions
+    def __init__(self, solutions: dict[str, tuple[list[dict], dict]], questions: dict[str, str] | None = None,
+                 ambiguous: set[str] | None = None):
+        self.solutions, self.questions, self.ambiguous = solutions, questions or {}, ambiguous or set()
+        self._episodes: dict[int, tuple[list[Message], str]] = {}
+        self._lock = threading.Lock()
+
+    def begin_episode(self, conversation: list[Message], task: Task) -> None:
+        "Tell the expert that `conversation` is an episode of `task` (two tasks may ask the same question)."
+        with self._lock: self._episodes[id(conversation)] = (conversation, task.id)
+
+    def end_episode(self, conversation: list[Message]) -> None:
+        with self._lock: self._episodes.pop(id(conversation), None)
+
+    def _task_id(self, conv: list[Message], question: str) -> str | None:
+        with self._lock: bound = self._episodes.get(id(conv))
+        if bound is not None and bound[0] is conv: return bound[1]
+        return None if question in self.ambiguous else self.questions.get(question)
 
     def act(self, conversations: list[list[Message]], tools: list[dict]) -> list[Reply]:
         return [Reply(message=self._next(c)) for c in conversations]
 
     def _next(self, conv: list[Message]) -> Message:
         user = max((i for i, m in enumerate(conv) if m.role == "user"), default=None)
-        if user is None or conv[user].content not in self.solutions:
-            return Message(role="assistant", content="I do not know how to solve this task.")
-        solution, expected = self.solutions[conv[user].content]
-        done = sum(1 for m in conv[user + 1:] if m.role == "assistant")
-        s = solution[min(done, len(solution) - 1)]
-        if "answer" in s: return Message(role="assistant", content=_fill(s["answer"], expected))
-        call = ToolCall(function=FunctionCall(name=s["call"], arguments=_fill(s.get("arguments") or {}, expected)))
-        return Message(role="assistant", tool_calls=[call])
+        tid = self._task_id(conv, conv[user].content) if user is not None else None
+        if tid is None or tid not in self.solutions: return _say("I do not know how to solve this task.")
+        solution, expected = self.solutions[tid]
+        return play_solution(solution, expected, conv[user + 1:])
 
 # %% ../../nbs/03_envs/02_spec.ipynb #b9c60adb
 class ScenarioRow(Base):

@@ -113,9 +113,11 @@ def _injected(err: str, rec: dict, task: Task, traj: Trajectory) -> bool:
     if rec.get("fault") or "(injected fault)" in err: return True
     return bool(task.expected.get("faults") or traj.metadata.get("faults")) and bool(_TRANSIENT_RE.search(err))
 
-def _expected_refusal(task: Task, call: ToolCall) -> bool:
-    "Is an error the answer this call was right to ask for (the shop refusing a refund whose window has passed)?"
+def _expected_refusal(task: Task, call: ToolCall, refusals=()) -> bool:
+    """Is an error the answer this call was right to ask for (the shop refusing a refund whose window has passed; a
+    tool in `expected["expected_errors"]` or in `refusals`, the tools that failed in the expert's own episode)?"""
     e = task.expected
+    if call.function.name in refusals or call.function.name in (e.get("expected_errors") or []): return True
     return (task.kind == "refund_request" and e.get("reason") == "too_old" and call.function.name == "refund_order"
             and _norm_id(call.function.arguments.get("order_id", "")) == _norm_id(e.get("order_id", "")))
 
@@ -124,7 +126,7 @@ def call_text(call: ToolCall) -> str:
     args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in call.function.arguments.items())
     return f"{call.function.name}({args})"
 
-def check_calls(task: Task, traj: Trajectory, scenario=None) -> list[dict]:
+def check_calls(task: Task, traj: Trajectory, scenario=None, refusals=()) -> list[dict]:
     """Every tool call of `traj`, judged: `{name, arguments, ok, why, problem}`; `problem` is None or one of
     'unknown_tool', 'schema', 'wrong_id', 'tool_error' (the first rule the call breaks)."""
     tools = {t["function"]["name"]: t["function"].get("parameters") for t in scenario.tools} if scenario is not None else None
@@ -138,7 +140,7 @@ def check_calls(task: Task, traj: Trajectory, scenario=None) -> list[dict]:
         elif (p := _id_problem(args, want)): problem, why = "wrong_id", p
         elif err is not None:
             if _injected(err, rec, task, traj): why = f"injected fault, not the agent's: {err}"
-            elif _expected_refusal(task, call): why = f"the refusal the task expects: {err}"
+            elif _expected_refusal(task, call, refusals): why = f"the refusal the task expects: {err}"
             else: problem, why = "tool_error", err
         out.append({"name": name, "arguments": args, "ok": problem is None, "why": why, "problem": problem})
     return out
@@ -282,7 +284,7 @@ _NUMBER_RE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _STATUS_WORDS = {"processing": "processing", "shipped": "shipped", "delivered": "delivered", "cancelled": "cancelled",
                  "canceled": "cancelled"}
 _STATUS_RE = re.compile(r"\b(" + "|".join(_STATUS_WORDS) + r")\b", re.I)
-_NOT_A_STATUS_RE = re.compile(r"(?:\bnot|n't|\bnever)\s+(?:yet\s+)?(?:been\s+)?(?:" + "|".join(_STATUS_WORDS) + r")\b"
+_NOT_A_STATUS_RE = re.compile(r"(?:\bnot|n't|\bnever|\bcannot)\s+(?:yet\s+)?(?:be\s+|been\s+)?(?:" + "|".join(_STATUS_WORDS) + r")\b"
                               r"|\b(?:" + "|".join(_STATUS_WORDS) + r")\s+(?:orders|items|packages|purchases|ones)\b", re.I)
 _CARRIER_RE = re.compile(r"\b(" + "|".join(map(re.escape, CARRIERS)) + r")\b", re.I)
 _COMMON = frozenset("""
@@ -394,8 +396,9 @@ def failure_kind(success: bool, traj: Trajectory, calls: list[dict], violations:
 
 # %% ../../nbs/06_evaluation/02_metrics.ipynb #d71d1ae9
 def episode_metrics(task: Task, traj: Trajectory, scenario=None, *, success: bool | None = None,
-                    expert_calls: int | None = None) -> EpisodeMetrics:
-    "Success, tool accuracy, safety, hallucination and failure kind of one finished episode of `task`."
+                    expert_calls: int | None = None, refusals=()) -> EpisodeMetrics:
+    """Success, tool accuracy, safety, hallucination and failure kind of one finished episode of `task`; `refusals`
+    names the tools whose errors this task expects (the expert met them too)."""
     if not isinstance(task, Task): raise InvalidInput(f"task must be a Task, got {type(task).__name__}")
     if not isinstance(traj, Trajectory): raise InvalidInput(f"trajectory must be a Trajectory, got {type(traj).__name__}")
     if traj.task_id is not None and traj.task_id != task.id:
@@ -403,7 +406,7 @@ def episode_metrics(task: Task, traj: Trajectory, scenario=None, *, success: boo
     if expert_calls is not None and (isinstance(expert_calls, bool) or not isinstance(expert_calls, int) or expert_calls < 0):
         raise InvalidInput(f"expert_calls must be a count >= 0, got {expert_calls!r}")
     if success is None: success = bool(scenario.check(task, traj)) if scenario is not None else bool(traj.success)
-    calls = check_calls(task, traj, scenario)
+    calls = check_calls(task, traj, scenario, refusals)
     violations = find_violations(task, traj, scenario)
     n_facts, unsupported = unsupported_facts(task, traj)
     hallucination = round(len(unsupported)/n_facts, 4) if n_facts else 0.0

@@ -42,7 +42,7 @@ class EvalSpec(BaseModel):
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature when epochs > 1")
     judges: list[JudgeName] = Field(default_factory=lambda: ["rule"], min_length=1, max_length=3)
     judge_model: str | None = Field(None, max_length=255, description="registry ref of the model that judges (llm, hybrid)")
-    max_steps: int = Field(4, ge=1, le=32)
+    max_steps: int | None = Field(None, ge=1, le=32, description="assistant turns per episode (default: the scenario's limits.max_steps)")
     max_new_tokens: int = Field(96, ge=1, le=2048)
     batch_size: int = Field(16, ge=1, le=256, description="episodes generated together")
     agent: str = Field(DEFAULT_AGENT, min_length=1, max_length=128)
@@ -238,13 +238,22 @@ def _load_policy(ref: str, spec: EvalSpec, scenario, reg: ModelRegistry, tempera
     except (OSError, ValueError) as e:
         raise Conflict(f"model {ref} could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
 
-def _expert_calls(scenario, tasks: list[Task]) -> dict[str, int]:
-    "How many tool calls the scripted expert makes per task (the yardstick for calls per task)."
-    if not hasattr(scenario, "expert"): return {}
+def _expert_yardstick(scenario, tasks: list[Task]) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """How many tool calls the scripted expert makes per task (the yardstick for calls per task), and the tools
+    whose calls failed, not by an injected fault, in its successful episodes (the refusals a task expects)."""
+    if not hasattr(scenario, "expert"): return {}, {}
     from agentfactory.envs.loop import run_episodes
     try: trajs = run_episodes(scenario.expert(), scenario, tasks, source="eval", progress=False)
-    except AgentFactoryError: return {}
-    return {t.id: len(tr.tool_calls) for t, tr in zip(tasks, trajs)}
+    except AgentFactoryError: return {}, {}
+    refusals = {t.id: r for t, tr in zip(tasks, trajs) if tr.success and (r := _failed_tools(tr))}
+    return {t.id: len(tr.tool_calls) for t, tr in zip(tasks, trajs)}, refusals
+
+def _failed_tools(tr: Trajectory) -> list[str]:
+    "The tools whose calls failed in `tr` (an error raised or returned as the result), not by an injected fault."
+    rec = tr.metadata.get("recording") or []
+    faulted, raised = {r.get("call_id") for r in rec if r.get("fault")}, {r.get("call_id") for r in rec if r.get("error")}
+    return sorted({m.name for m in tr.messages if m.role == "tool" and m.name and m.tool_call_id not in faulted
+                   and (m.tool_call_id in raised or '"error"' in (m.content or "")[:200])})
 
 def _success(scenario, task: Task, traj: Trajectory) -> bool:
     "The checker's verdict the episode ended with (the scenario checks it as it ends), else the checker now."
@@ -255,6 +264,7 @@ def _redacted(texts: list[str]) -> list[str]:
     return [redact(t) for t in texts]
 
 def score_episodes(scenario, tasks: list[Task], trajs: list[Trajectory], *, expert_calls: dict[str, int] | None = None,
+                   refusals: dict[str, list[str]] | None = None,
                    judge=None) -> list[dict]:
     "Result-row fields (metrics, quality, redacted text) for finished episodes of `tasks`."
     from agentfactory.evaluation.metrics import episode_metrics
@@ -263,7 +273,7 @@ def score_episodes(scenario, tasks: list[Task], trajs: list[Trajectory], *, expe
     quality = judge.judge(list(zip(tasks, trajs))) if judge is not None else [None]*len(tasks)
     out = []
     for t, tr, ok, q in zip(tasks, trajs, scores, quality):
-        m = episode_metrics(t, tr, scenario, success=ok, expert_calls=expert_calls.get(t.id))
+        m = episode_metrics(t, tr, scenario, success=ok, expert_calls=expert_calls.get(t.id), refusals=(refusals or {}).get(t.id, ()))
         answer, = _redacted([tr.answer]) if tr.answer else [None]
         out.append({"task_id": t.id, "level": t.level, "kind": t.kind, "question": _redacted([t.question])[0],
                     "success": ok, "tool_accuracy": m.tool_accuracy, "quality": q.score if q is not None else None,
@@ -323,7 +333,7 @@ def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> 
             done = set(s.execute(select(_EvalResultRow.model, _EvalResultRow.task_id, _EvalResultRow.epoch)
                                  .where(_EvalResultRow.run_id == run_id)).all())
         total = len(run.models)*spec.epochs*len(tasks)
-        expert_calls = _expert_calls(scenario, tasks)
+        expert_calls, refusals = _expert_yardstick(scenario, tasks)
         judge = _judge_for(spec, scenario, reg)
         with tqdm(total=total, initial=len(done), desc=f"eval {run_id}", unit="episode", disable=not progress) as bar:
             for model in run.models:
@@ -343,7 +353,7 @@ def run_eval(run_id: str, store: Store | None = None, progress: bool = True) -> 
                     trajs = run_episodes(policy, scenario, ctasks, max_steps=spec.max_steps, source="eval",
                                          model_version=model, seed=spec.seed, progress=False)
                     for tr, e in zip(trajs, epoch_of): tr.metadata = {**tr.metadata, "eval_run": run_id, "epoch": e}
-                    rows = score_episodes(scenario, ctasks, trajs, expert_calls=expert_calls, judge=judge)
+                    rows = score_episodes(scenario, ctasks, trajs, expert_calls=expert_calls, refusals=refusals, judge=judge)
                     ingest_trajectories(trajs, st)                                   # redacted, like all data
                     with st.session() as s:
                         for row, e in zip(rows, epoch_of):

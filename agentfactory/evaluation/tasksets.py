@@ -585,10 +585,10 @@ def _expert_solved(scenario: Any, originals: dict[str, EvalTask], batches: list[
     from agentfactory.envs.loop import run_episodes
     expert = scenario.expert()
     solutions = getattr(expert, "solutions", None)
-    if isinstance(solutions, dict):     # a declared scenario's expert finds each task's written solution by its question
+    if isinstance(solutions, dict):     # a declared scenario's expert plays each task's written solution, by task id
         expert.solutions = dict(solutions)
         for c in (c for b in batches for c in b):
-            if originals[c.parent].question in solutions: expert.solutions[c.question] = solutions[originals[c.parent].question]
+            if originals[c.parent].id in solutions: expert.solutions[c.id] = solutions[originals[c.parent].id]
     solved = set()
     for batch in batches:
         if not batch: continue
