@@ -354,7 +354,7 @@ def eval_run(models: list[str] = typer.Argument(..., help="registry refs (M1, ag
     "Evaluate MODELS on a taskset in this process; print the metrics with 95 % intervals and the gate's verdict."
     from agentfactory.evaluation.runs import create_eval_run, run_eval
     if scenario is None and taskset is None: scenario = "support-desk"
-    lv = [int(x) for x in levels.split(",") if x.strip()]
+    lv = list(_levels(levels))
     run = create_eval_run(dict(models=models, scenario=scenario, taskset=taskset, levels=lv, n=n, epochs=epochs,
                                gate=gate, max_new_tokens=max_new_tokens))
     run = run_eval(run.id)

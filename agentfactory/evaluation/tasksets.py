@@ -6,7 +6,7 @@ Docs: https://agentfactory.github.io/agentfactory/06_evaluation/tasksets.html.md
 
 # %% ../../nbs/06_evaluation/01_tasksets.ipynb #11c91109
 from __future__ import annotations
-import hashlib, json, logging, random, re, string, weakref
+import hashlib, json, logging, random, re, weakref
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +37,9 @@ def _strings(v: Any) -> list[str]:
     return []
 
 def _placeholders(text: str) -> set[str]:
-    "The expected facts `text` names in braces (`{order_id}`, `{owner[name]}` -> owner)."
-    return {re.split(r"[.\[!:]", f, maxsplit=1)[0] for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    "The expected facts `text` names in braces (`{order_id}`, `{owner.name}` -> owner), as the scenario's checker fills them."
+    from agentfactory.envs.spec import template_names
+    return template_names(text)
 
 def _rule_problem(i: int, rule: Any, expected: dict, tools: dict[str, set[str]] | None = None,
                   scenario_id: str = "") -> str | None:
@@ -63,15 +64,15 @@ def _rule_problem(i: int, rule: Any, expected: dict, tools: dict[str, set[str]] 
         return f"{where} takes a whole number of calls (0 or more), got {arg!r}"
     if name == "no_tool_errors" and not isinstance(arg, bool): return f"{where} takes true or false, got {arg!r}"
     for s in _strings(arg):
-        try: names = _placeholders(s)
-        except ValueError as e: return f"{where}: {e} in {s!r}; write {{{{ and }}}} for literal braces"
+        names = _placeholders(s)
         missing = sorted(names - set(expected))
         if missing:
             return (f"{where} names {{{missing[0]}}}, which the task's expected does not have "
                     f"(it has {', '.join(sorted(expected)) or 'nothing'})")
     if name == "answer_matches":
-        try: re.compile(arg.format_map(expected))
-        except (re.error, ValueError, KeyError, IndexError) as e: return f"{where} is not a valid regular expression: {e}"
+        from agentfactory.envs.spec import TemplateError, fill
+        try: re.compile(fill(arg, expected, re.escape))
+        except (re.error, TemplateError) as e: return f"{where} is not a valid regular expression: {e}"
     if tools is not None and name in ("tool_called", "tool_not_called"):
         tool = arg if isinstance(arg, str) else arg["name"]
         if tool not in tools:
