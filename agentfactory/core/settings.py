@@ -38,6 +38,7 @@ class Settings:
     max_string_chars: int = 100_000          # HTTP: one JSON string past this answers 413 (a 1 MB message cost 80 s of PII)
     max_json_depth: int = 64                 # HTTP: JSON nested deeper than this answers 422
     audit_retention_days: int = 365          # audit rows younger than this are never purged
+    tool_hosts: tuple[str, ...] = ()         # hosts HTTP tools and MCP servers may be reached at ("host" or "host:port"); comma-separated in the file
 
     @property
     def artifacts(self) -> Path:
@@ -72,6 +73,7 @@ def _coerce(name: str, typ, raw: str):
     try:
         if typ in (float, "float"): return float(raw)
         if typ in (int, "int"): return int(raw)
+        if str(typ).startswith("tuple"): return tuple(x.strip() for x in raw.split(",") if x.strip())
     except ValueError: raise InvalidInput(f"setting {name!r} must be a {typ}, got {raw!r}") from None
     return raw
 
@@ -88,7 +90,7 @@ def load_settings(path: str|Path|None = None, **overrides) -> Settings:
     for k in known:
         ev = os.environ.get(f"AGENTFACTORY_{k.upper()}")
         if ev is not None: vals[k] = ev
-    vals.update({k: str(v) for k, v in overrides.items()})
+    vals.update({k: ",".join(v) if isinstance(v, (list, tuple)) else str(v) for k, v in overrides.items()})
     s = Settings(**{k: _coerce(k, known[k], v) for k, v in vals.items()})
     if path is not None and not Path(s.artifact_root).expanduser().is_absolute():
         s = replace(s, artifact_root=str((path.resolve().parent/s.artifact_root)))
