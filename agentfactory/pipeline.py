@@ -69,7 +69,8 @@ def _run_step(nb: str, out: Path, params: dict, progress: bool) -> None:
                             kernel_name="python3", progress_bar=progress, cwd=str(out))
     except pm.PapermillExecutionError as e:
         raise PipelineError(f"step {nb} failed: {e.ename}: {e.evalue} (executed notebook: {out/nb})") from None
-    PipelineState(out).update(timings_s={nb.split("_", 1)[1].removesuffix(".ipynb"): round(time.time() - t0, 1)})
+    key, ps = nb.split("_", 1)[1].removesuffix(".ipynb"), PipelineState(out)
+    ps.update(timings_s={key: round(ps.load().get("timings_s", {}).get(key, 0) + time.time() - t0, 1)})   # summed over rounds
 
 def _levels(levels: Any) -> list[int] | None:
     if levels is None: return None
