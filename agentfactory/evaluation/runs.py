@@ -250,10 +250,8 @@ def _expert_yardstick(scenario, tasks: list[Task]) -> tuple[dict[str, int], dict
 
 def _failed_tools(tr: Trajectory) -> list[str]:
     "The tools whose calls failed in `tr` (an error raised or returned as the result), not by an injected fault."
-    rec = tr.metadata.get("recording") or []
-    faulted, raised = {r.get("call_id") for r in rec if r.get("fault")}, {r.get("call_id") for r in rec if r.get("error")}
-    return sorted({m.name for m in tr.messages if m.role == "tool" and m.name and m.tool_call_id not in faulted
-                   and (m.tool_call_id in raised or '"error"' in (m.content or "")[:200])})
+    from agentfactory.evaluation.metrics import _exchanges
+    return sorted({call.function.name for call, _, err, rec in _exchanges(tr) if err is not None and not rec.get("fault")})
 
 def _success(scenario, task: Task, traj: Trajectory) -> bool:
     "The checker's verdict the episode ended with (the scenario checks it as it ends), else the checker now."
